@@ -86,9 +86,10 @@ decode_str(struct decoder *d, const uint8_t **s, size_t *len)
 	if ((rc = parse_decimal(d, ':', 0, &n)) < 0)
 		return rc;
 	if ((uint64_t)n > (uint64_t)(d->end - d->p))
-		return error_set(d->err, ERR_SYNTAX, offset_of(d, start),
-				 "string of %lld bytes at offset %lld runs past the end of the input",
-				 (long long)n, offset_of(d, start));
+		return error_set(
+		    d->err, ERR_SYNTAX, offset_of(d, start),
+		    "string of %lld bytes at offset %lld runs past the end of the input",
+		    (long long)n, offset_of(d, start));
 	*s = d->p;
 	*len = (size_t)n;
 	d->p += n;
@@ -226,9 +227,14 @@ decode_dict(struct decoder *d, struct bencode *v, unsigned depth)
 		qsort(items, n, sizeof *items, entry_cmp);
 		for (i = 1; i < n; i++) {
 			if (entry_cmp(&items[i - 1], &items[i]) == 0) {
-				rc = error_set(d->err, ERR_INVALID, offset_of(d, items[i].key),
+				/* qsort is not stable: name the later of the two. */
+				const uint8_t *at = items[i].key > items[i - 1].key
+							? items[i].key
+							: items[i - 1].key;
+
+				rc = error_set(d->err, ERR_INVALID, offset_of(d, at),
 					       "duplicate dictionary key at offset %lld",
-					       offset_of(d, items[i].key));
+					       offset_of(d, at));
 				goto fail;
 			}
 		}
@@ -322,8 +328,8 @@ node_clear(struct bencode *v)
 }
 
 struct bencode *
-bencode_decode_prefix(const uint8_t *p, size_t n, const struct bencode_limits *limits,
-		      size_t *used, struct error *err)
+bencode_decode_prefix(const uint8_t *p, size_t n, const struct bencode_limits *limits, size_t *used,
+		      struct error *err)
 {
 	struct decoder d;
 	struct bencode *root;
@@ -352,8 +358,7 @@ bencode_decode_prefix(const uint8_t *p, size_t n, const struct bencode_limits *l
 }
 
 struct bencode *
-bencode_decode(const uint8_t *p, size_t n, const struct bencode_limits *limits,
-	       struct error *err)
+bencode_decode(const uint8_t *p, size_t n, const struct bencode_limits *limits, struct error *err)
 {
 	struct bencode *root;
 	size_t used;
@@ -364,8 +369,8 @@ bencode_decode(const uint8_t *p, size_t n, const struct bencode_limits *limits,
 	}
 	root = bencode_decode_prefix(p, n, limits, &used, err);
 	if (root != NULL && used != n) {
-		error_set(err, ERR_SYNTAX, (long long)used, "trailing data after the value at offset %zu",
-			  used);
+		error_set(err, ERR_SYNTAX, (long long)used,
+			  "trailing data after the value at offset %zu", used);
 		bencode_free(root);
 		return NULL;
 	}

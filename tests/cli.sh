@@ -1,0 +1,90 @@
+#!/bin/sh
+# CLI behaviour: help, version, exit statuses, one-line errors, `info`
+# (text and JSON) on the bundled samples and on magnets, `create` options.
+. "$(dirname "$0")/lib.sh"
+S=$top_srcdir/sample-torrents
+cd "$T_DIR"
+
+# exits WANT CMD...: the command exits with status WANT.
+exits() {
+	want=$1
+	shift
+	set +e
+	"$@" >out.txt 2>err.txt
+	got=$?
+	set -e
+	[ "$got" -eq "$want" ] || { echo "  exit $got, wanted $want: $*" >&2; cat err.txt >&2; return 1; }
+}
+one_line_err() { [ "$(wc -l <err.txt)" -eq 1 ] && grep -q '^pieces: ' err.txt; }
+
+check "--version prints the version" exits 0 "$PIECES" --version
+check "--version output" grep -q '^pieces [0-9]' out.txt
+check "--help exits 0" exits 0 "$PIECES" --help
+check "--help lists commands" grep -q 'create' out.txt
+check "info --help" exits 0 "$PIECES" info --help
+check "create --help" exits 0 "$PIECES" create --help
+check "no arguments is a usage error" exits 2 "$PIECES"
+check "unknown command is a usage error" exits 2 "$PIECES" frobnicate
+check "unknown command: one-line message" one_line_err
+check "unknown option is a usage error" exits 2 "$PIECES" info --bogus x
+check "missing file fails" exits 1 "$PIECES" info /nonexistent.torrent
+check "missing file: one-line message" one_line_err
+check "missing file: says why" grep -q 'No such file' err.txt
+: >empty.torrent
+check "empty file fails" exits 1 "$PIECES" info empty.torrent
+check "empty file: one-line message" one_line_err
+
+check "info on the single-file sample" exits 0 "$PIECES" info "$S/pieces-sample.torrent"
+check "info shows the name" grep -q '^Name: pieces-sample.bin$' out.txt
+check "info shows the size" grep -q '^Size: 1.50 MiB (1573641 bytes)$' out.txt
+check "info shows pieces" grep -q '^Pieces: 49 x 32.00 KiB$' out.txt
+check "info shows the tracker" grep -q 'http://127.0.0.1:6969/announce' out.txt
+
+check "info --json on the multi-file sample" exits 0 "$PIECES" info --json "$S/pieces-sample-multi.torrent"
+cp out.txt multi.json
+check "json parses" $PY -c 'import json,sys; json.load(open("multi.json"))'
+check "json: name" test "$(json_field multi.json name)" = pieces-sample-multi
+check "json: 6 files" $PY -c 'import json; d=json.load(open("multi.json")); assert len(d["files"])==6, d["files"]'
+check "json: file paths start with the name" $PY -c 'import json; d=json.load(open("multi.json")); assert all(f["path"].startswith("pieces-sample-multi/") for f in d["files"])'
+check "json: total size is the sum of files" $PY -c 'import json; d=json.load(open("multi.json")); assert d["total_size"]==sum(f["size"] for f in d["files"])'
+
+H=c12fe1c06bba254a9dc9f519b335aa7c1367a88a
+check "magnet (hex)" exits 0 "$PIECES" info --json "magnet:?xt=urn:btih:$H&dn=Some+Name&tr=http%3A%2F%2F127.0.0.1%3A6969%2Fannounce&tr=udp://127.0.0.1:6969"
+cp out.txt m1.json
+check "magnet: hash" test "$(json_field m1.json info_hash)" = $H
+check "magnet: name decoded" test "$(json_field m1.json name)" = "Some Name"
+check "magnet: two trackers" $PY -c 'import json; d=json.load(open("m1.json")); assert d["trackers"]==[["http://127.0.0.1:6969/announce"],["udp://127.0.0.1:6969"]], d'
+check "magnet (base32) gives the same hash" exits 0 "$PIECES" info --json "magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK"
+check "magnet: base32 hash" test "$(json_field out.txt info_hash)" = $H
+check "bad magnet fails" exits 1 "$PIECES" info "magnet:?xt=urn:btih:1234"
+check "bad magnet: one-line message" one_line_err
+
+mkdir -p payload/sub
+head -c 100000 /dev/urandom >payload/sub/a.bin
+head -c 5 /dev/urandom >payload/b.txt
+check "create a torrent" exits 0 "$PIECES" create -a http://127.0.0.1:1/announce -w http://127.0.0.1:2/ -c hi -p -l 16K payload
+check "default output name is NAME.torrent" test -f payload.torrent
+check "created torrent reads back" exits 0 "$PIECES" info --json payload.torrent
+cp out.txt p.json
+check "created: private" test "$(json_field p.json private)" = true
+check "created: piece size" test "$(json_field p.json piece_size)" = 16384
+check "created: comment" test "$(json_field p.json comment)" = hi
+check "created: web seed" $PY -c 'import json; d=json.load(open("p.json")); assert d["web_seeds"]==["http://127.0.0.1:2/"]'
+check "create refuses to overwrite" exits 1 "$PIECES" create payload
+check "create refuses: one-line message" one_line_err
+check "create --force overwrites" exits 0 "$PIECES" create -f -q payload
+check "create -q prints nothing" test ! -s out.txt
+check "create -l exponent form" exits 0 "$PIECES" create -q -l 15 -o e.torrent payload
+check "exponent 15 is 32 KiB" sh -c "'$PIECES' info --json e.torrent | grep -q '\"piece_size\":32768'"
+check "create: bad piece size" exits 2 "$PIECES" create -l 3X payload
+check "create: missing path fails" exits 1 "$PIECES" create -o x.torrent /nonexistent
+check "create: missing path, one line" one_line_err
+mkdir emptydir
+check "create: empty directory fails" exits 1 "$PIECES" create -o y.torrent emptydir
+check "create: nothing left behind" test ! -e y.torrent
+SOURCE_DATE_EPOCH=1700000000 "$PIECES" create -q -o r1.torrent payload
+SOURCE_DATE_EPOCH=1700000000 "$PIECES" create -q -o r2.torrent payload
+check "SOURCE_DATE_EPOCH makes output reproducible" cmp -s r1.torrent r2.torrent
+check "auto piece size for 100 KB is 32 KiB" sh -c "'$PIECES' info --json r1.torrent | grep -q '\"piece_size\":32768'"
+
+t_done
