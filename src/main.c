@@ -18,6 +18,8 @@ usage(FILE *f)
 	      "Commands:\n"
 	      "  info FILE.torrent|MAGNET   show what a torrent or magnet link holds\n"
 	      "  create [OPTIONS] PATH      make a .torrent of a file or directory\n"
+	      "  download [OPTIONS] FILE.torrent\n"
+	      "                             download into a folder (resumable)\n"
 	      "\n"
 	      "  pieces COMMAND --help      options of one command\n"
 	      "  pieces --version           print the version\n",
@@ -76,6 +78,11 @@ main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (strcmp(cmd, "create") == 0)
 		return cmd_create(argc - 1, argv + 1);
+	if (strcmp(cmd, "download") == 0)
+		return cmd_download(argc - 1, argv + 1);
+	/* `pieces FILE.torrent` is short for `pieces download FILE.torrent`. */
+	if (strlen(cmd) > 8 && strcmp(cmd + strlen(cmd) - 8, ".torrent") == 0)
+		return cmd_download(argc, argv);
 	cmd_error("unknown command '%s' (try 'pieces --help')", cmd);
 	return CMD_EXIT_USAGE;
 }

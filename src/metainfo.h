@@ -20,9 +20,13 @@
 #include "sha1.h"
 
 /* A .torrent file larger than this is refused before it is read. */
-#define METAINFO_MAX_FILE_SIZE (64u << 20)
+#define METAINFO_MAX_FILE_SIZE	  (64u << 20)
 #define METAINFO_MAX_PIECE_LENGTH (256u << 20)
-#define METAINFO_MAX_FILES 1000000u
+#define METAINFO_MAX_FILES	  1000000u
+/* One path component, as on most Linux filesystems (NAME_MAX). */
+#define METAINFO_MAX_COMPONENT 255u
+/* A joined relative path ("name/dir/file"), so it fits in PATH_MAX. */
+#define METAINFO_MAX_PATH 4000u
 
 struct metainfo_file {
 	/*
@@ -31,11 +35,17 @@ struct metainfo_file {
 	 * ("name/dir/file"); for a single-file torrent it is the name.
 	 */
 	char *path;
-	char **components; /* the same path, split; ncomponents entries */
+	/*
+	 * The same path, split; ncomponents entries. The array and the
+	 * strings are one allocation. Every component has passed
+	 * metainfo_check_component(), so none is empty, ".", "..", or holds
+	 * '/', '\\', NUL or a control character.
+	 */
+	char **components;
 	size_t ncomponents;
 	uint64_t length;
 	uint64_t offset; /* of the file's first byte in the torrent's byte stream */
-	int pad;         /* BEP 47 padding file: part of the layout, never shown or written */
+	int pad;	 /* BEP 47 padding file: part of the layout, never shown or written */
 };
 
 struct metainfo_tier {
@@ -61,22 +71,45 @@ struct metainfo {
 	size_t nweb_seeds;
 
 	int private_flag;
-	char *comment;    /* NULL when absent */
-	char *created_by; /* NULL when absent */
+	/*
+	 * Free text from the file, NULL when absent. Untrusted: may hold
+	 * control characters (a NUL in the original ends the string), so
+	 * escape before printing to a terminal.
+	 */
+	char *comment; /* comment.utf-8 when present, else comment */
+	char *created_by;
 	int64_t creation_date;
 	int has_creation_date;
 	char *source; /* info.source, NULL when absent */
 };
 
-/* Parses a whole .torrent in memory. Returns NULL with err set. */
+/*
+ * Parses a whole .torrent in memory. Returns NULL with err set: err->msg is
+ * one line naming the offending key ("info.files[3].path \"t/../x\"
+ * contains '..'"), err->offset the byte offset of the offending value when
+ * known. Codes: ERR_SYNTAX (not bencode), ERR_LIMIT (a cap above),
+ * ERR_INVALID (inconsistent or hostile), ERR_UNSUPPORTED (v2-only),
+ * ERR_NOMEM. The result does not point into p.
+ */
 struct metainfo *metainfo_parse(const uint8_t *p, size_t n, struct error *err);
-/* Reads and parses a file (at most METAINFO_MAX_FILE_SIZE bytes). */
+/*
+ * Reads and parses a file (at most METAINFO_MAX_FILE_SIZE bytes). I/O
+ * failures are ERR_IO with strerror's text; the message never repeats the
+ * path, the caller shows it.
+ */
 struct metainfo *metainfo_load(const char *path, struct error *err);
+/* NULL is a no-op. */
 void metainfo_free(struct metainfo *mi);
 
-/* Length of piece i (the last one may be short). */
+/* Length of piece i (the last one may be short); 0 when i is out of range. */
 uint32_t metainfo_piece_size(const struct metainfo *mi, uint32_t i);
-/* Checks one path component; 0 if acceptable, else -ERR_INVALID with a reason. */
+/*
+ * Checks one path component (raw bytes, may hold NUL); 0 if acceptable,
+ * else -ERR_INVALID with a reason such as "path component \"..\" contains
+ * '..'". Refused: empty, ".", "..", '/', '\\', NUL, bytes < 0x20 and 0x7f,
+ * more than METAINFO_MAX_COMPONENT bytes. Other bytes, including invalid
+ * UTF-8, are accepted: Linux file names are bytes.
+ */
 int metainfo_check_component(const uint8_t *p, size_t n, struct error *err);
 
 #endif

@@ -233,7 +233,8 @@ Test(create, refusals)
 Test(create, auto_piece_length)
 {
 	cr_assert_eq(create_auto_piece_length(1), 32768);
-	cr_assert_eq(create_auto_piece_length(64u << 20), 32768);
+	cr_assert_eq(create_auto_piece_length(32u << 20), 32768);
+	cr_assert_eq(create_auto_piece_length(64u << 20), 65536);
 	cr_assert_eq(create_auto_piece_length(1ull << 30), 1u << 20);
 	cr_assert_eq(create_auto_piece_length(1ull << 40), 16u << 20);
 	cr_assert_leq((1ull << 30) / create_auto_piece_length(1ull << 30), 2000);

@@ -1,0 +1,396 @@
+/*
+ * cmd_download: `pieces download FILE.torrent [-o DIR] [--peer H:P]...`
+ * (also `pieces FILE.torrent`). Runs the engine on one loop until the
+ * torrent is complete or the user interrupts; shows a live progress line on
+ * a terminal and a line now and then otherwise.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "http.h"
+#include "loop.h"
+#include "metainfo.h"
+#include "torrent.h"
+
+#define MAX_PEER_ARGS 64
+
+struct dl {
+	struct loop *loop;
+	struct torrent *t;
+	struct loop_timer *progress;
+	const struct metainfo *mi;
+	int verbosity; /* 0 quiet, 1 normal, 2 verbose */
+	int tty;
+	int interrupted;
+	int failed;
+	int done;
+	uint64_t start_ms;
+	char fatal[256];
+};
+
+static void
+dl_usage(FILE *f)
+{
+	fputs("usage: pieces download [OPTIONS] FILE.torrent\n"
+	      "       pieces FILE.torrent\n"
+	      "\n"
+	      "Downloads a torrent into a folder, verifying every piece; an interrupted\n"
+	      "download resumes where it stopped.\n"
+	      "  -o, --output DIR     download folder (default: the current folder)\n"
+	      "      --peer HOST:PORT connect to this peer too (repeatable)\n"
+	      "  -p, --port N         listen port for incoming peers (default 6881; 0 = any)\n"
+	      "      --bind ADDR      listen address (default: all IPv4 addresses)\n"
+	      "      --max-peers N    connections at most (default 50)\n"
+	      "  -v, --verbose        log peers and trackers\n"
+	      "  -q, --quiet          only errors\n",
+	      f);
+}
+
+static void
+fmt_rate(double bps, char *out, size_t len)
+{
+	if (bps >= 1e9)
+		snprintf(out, len, "%.2f GB/s", bps / 1e9);
+	else if (bps >= 1e6)
+		snprintf(out, len, "%.1f MB/s", bps / 1e6);
+	else
+		snprintf(out, len, "%.0f kB/s", bps / 1e3);
+}
+
+static void
+fmt_eta(double secs, char *out, size_t len)
+{
+	unsigned long s = (unsigned long)secs;
+
+	if (secs <= 0 || secs > 86400.0 * 99)
+		snprintf(out, len, "--:--");
+	else if (s >= 3600)
+		snprintf(out, len, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(out, len, "%lu:%02lu", s / 60, s % 60);
+}
+
+static void
+show_progress(struct dl *d, int final)
+{
+	struct torrent_stats s;
+	char rate[32], eta[32];
+	double pct;
+
+	torrent_get_stats(d->t, &s);
+	pct = s.total ? 100.0 * (double)s.have_bytes / (double)s.total : 100.0;
+	fmt_rate(s.down_rate, rate, sizeof rate);
+	fmt_eta(s.down_rate > 0 ? (double)(s.total - s.have_bytes) / s.down_rate : -1, eta,
+		sizeof eta);
+	if (s.checking) {
+		if (d->tty)
+			fprintf(stderr, "\r\033[Kchecking existing data...");
+		return;
+	}
+	if (d->tty)
+		fprintf(stderr, "\r\033[K%5.1f%%  %s  %u peer%s  ETA %s", pct, rate, s.peers,
+			s.peers == 1 ? "" : "s", eta);
+	else
+		fprintf(stderr, "%5.1f%%  %s  %u peer%s  ETA %s\n", pct, rate, s.peers,
+			s.peers == 1 ? "" : "s", eta);
+	if (final && d->tty)
+		fputc('\n', stderr);
+}
+
+static void
+on_progress(struct loop_timer *tm, void *arg)
+{
+	struct dl *d = arg;
+
+	if (d->verbosity > 0)
+		show_progress(d, 0);
+	loop_timer_start(tm, d->tty ? 1000 : 10000);
+}
+
+static void
+on_log(void *arg, enum torrent_log_level level, const char *msg)
+{
+	struct dl *d = arg;
+
+	if (level == TORRENT_LOG_DEBUG && d->verbosity < 2)
+		return;
+	if (level == TORRENT_LOG_INFO && d->verbosity < 1)
+		return;
+	if (level == TORRENT_LOG_WARNING && d->verbosity < 1)
+		return;
+	if (d->tty)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "pieces: %s%s\n", level == TORRENT_LOG_WARNING ? "warning: " : "", msg);
+}
+
+static void
+on_checked(void *arg, uint32_t have, uint32_t total)
+{
+	(void)arg;
+	(void)have;
+	(void)total;
+}
+
+static void
+on_complete(void *arg)
+{
+	struct dl *d = arg;
+
+	d->done = 1;
+	torrent_stop(d->t);
+}
+
+static void
+on_stopped(void *arg)
+{
+	struct dl *d = arg;
+
+	loop_stop(d->loop);
+}
+
+static void
+on_fatal(void *arg, const char *msg)
+{
+	struct dl *d = arg;
+
+	snprintf(d->fatal, sizeof d->fatal, "%s", msg);
+	d->failed = 1;
+	torrent_stop(d->t);
+}
+
+static void
+on_signal(struct loop *loop, int signo, void *arg)
+{
+	struct dl *d = arg;
+
+	if (d->interrupted) {
+		/* Second Ctrl-C: the user does not want to wait for trackers. */
+		if (d->tty)
+			fputc('\n', stderr);
+		_exit(130);
+	}
+	d->interrupted = 1;
+	if (d->verbosity > 0) {
+		if (d->tty)
+			fputs("\r\033[K", stderr);
+		fputs("pieces: stopping (Ctrl-C again to quit at once)\n", stderr);
+	}
+	torrent_stop(d->t);
+}
+
+/* "host:port", "[v6]:port": resolved before the loop starts. */
+static int
+add_peer_arg(struct torrent *t, const char *arg)
+{
+	char host[256];
+	const char *colon, *port;
+	struct addrinfo hints, *res, *ai;
+	size_t hl;
+	int rc;
+
+	if (arg[0] == '[') {
+		const char *end = strchr(arg, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -1;
+		hl = (size_t)(end - arg - 1);
+		if (hl >= sizeof host)
+			return -1;
+		memcpy(host, arg + 1, hl);
+		port = end + 2;
+	} else {
+		colon = strrchr(arg, ':');
+		if (colon == NULL)
+			return -1;
+		hl = (size_t)(colon - arg);
+		if (hl >= sizeof host)
+			return -1;
+		memcpy(host, arg, hl);
+		port = colon + 1;
+	}
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		torrent_add_peer(t, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static long
+parse_num(const char *s, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max)
+		return -1;
+	return v;
+}
+
+int
+cmd_download(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"peer", required_argument, NULL, 'P'},
+		{"port", required_argument, NULL, 'p'},
+		{"bind", required_argument, NULL, 'B'},
+		{"max-peers", required_argument, NULL, 'M'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct torrent_ops ops = {on_log, on_checked, on_complete, on_stopped,
+					       on_fatal};
+	const char *peers[MAX_PEER_ARGS];
+	struct torrent_config cfg = {0};
+	struct dl d = {0};
+	struct metainfo *mi = NULL;
+	struct http *http = NULL;
+	struct error err = {0};
+	struct torrent_stats s;
+	size_t npeers = 0, i;
+	long v;
+	int c, rc = CMD_EXIT_FAIL;
+
+	cfg.dir = ".";
+	cfg.port = 6881;
+	d.verbosity = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:p:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			cfg.dir = optarg;
+			break;
+		case 'P':
+			if (npeers >= MAX_PEER_ARGS) {
+				cmd_error("too many --peer options");
+				return CMD_EXIT_USAGE;
+			}
+			peers[npeers++] = optarg;
+			break;
+		case 'p':
+			if ((v = parse_num(optarg, 65535)) < 0) {
+				cmd_error("invalid port '%s'", optarg);
+				return CMD_EXIT_USAGE;
+			}
+			cfg.port = (uint16_t)v;
+			break;
+		case 'B':
+			cfg.bind_addr = optarg;
+			break;
+		case 'M':
+			if ((v = parse_num(optarg, 10000)) <= 0) {
+				cmd_error("invalid --max-peers '%s'", optarg);
+				return CMD_EXIT_USAGE;
+			}
+			cfg.max_peers = (unsigned)v;
+			break;
+		case 'v':
+			d.verbosity = 2;
+			break;
+		case 'q':
+			d.verbosity = 0;
+			break;
+		case 'h':
+			dl_usage(stdout);
+			return CMD_EXIT_OK;
+		default:
+			dl_usage(stderr);
+			return CMD_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		dl_usage(stderr);
+		return CMD_EXIT_USAGE;
+	}
+	if (strncmp(argv[optind], "magnet:", 7) == 0) {
+		cmd_error("magnet links are not supported by download yet: use a .torrent file");
+		return CMD_EXIT_FAIL;
+	}
+	if ((mi = metainfo_load(argv[optind], &err)) == NULL) {
+		cmd_error("%s: %s", argv[optind], err.msg);
+		return CMD_EXIT_FAIL;
+	}
+	d.mi = mi;
+	d.tty = isatty(2);
+	if (http_global_init() < 0 || (d.loop = loop_new()) == NULL ||
+	    (http = http_new(d.loop)) == NULL) {
+		cmd_error("cannot initialise the event loop");
+		goto out;
+	}
+	if ((d.t = torrent_new(d.loop, http, mi, &cfg, &ops, &d, &err)) == NULL) {
+		cmd_error("%s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < npeers; i++) {
+		if (add_peer_arg(d.t, peers[i]) < 0) {
+			cmd_error("cannot use peer '%s' (expected HOST:PORT)", peers[i]);
+			rc = CMD_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (torrent_start(d.t, &err) < 0) {
+		cmd_error("%s: %s", cfg.dir, err.msg);
+		goto out;
+	}
+	loop_signal(d.loop, SIGINT, on_signal, &d);
+	loop_signal(d.loop, SIGTERM, on_signal, &d);
+	d.progress = loop_timer_new(d.loop, on_progress, &d);
+	loop_timer_start(d.progress, d.tty ? 1000 : 10000);
+	d.start_ms = loop_now_ms(d.loop);
+	if (loop_run(d.loop) < 0) {
+		cmd_error("event loop failed: %s", strerror(errno));
+		goto out;
+	}
+	torrent_get_stats(d.t, &s);
+	if (d.verbosity > 0 && d.tty)
+		fputs("\r\033[K", stderr);
+	{
+		double secs = (double)(loop_now_ms(d.loop) - d.start_ms) / 1000.0;
+		char total[32], rate[32];
+
+		fmt_rate(secs > 0 ? (double)s.downloaded / secs : 0, rate, sizeof rate);
+		if (d.verbosity > 0 || !s.complete)
+			printf("%s: %s %.1f%% of %s in %.1f s (%s); %u pieces were on disk, "
+			       "%u downloaded, %u failed verification, %llu bytes wasted\n",
+			       mi->name, s.complete ? "complete," : "stopped at",
+			       s.total ? 100.0 * (double)s.have_bytes / (double)s.total : 100.0,
+			       cmd_human_size(s.total, total, sizeof total), secs, rate,
+			       s.have_at_start, s.have_pieces - s.have_at_start, s.failed_pieces,
+			       (unsigned long long)s.wasted);
+		fflush(stdout);
+	}
+	if (d.failed)
+		cmd_error("%s", d.fatal);
+	else if (s.complete)
+		rc = CMD_EXIT_OK;
+	else if (d.interrupted)
+		cmd_error("interrupted; run the same command again to resume");
+	else
+		cmd_error("download did not complete");
+out:
+	loop_timer_free(d.progress);
+	torrent_free(d.t);
+	http_free(http);
+	loop_free(d.loop);
+	metainfo_free(mi);
+	return rc;
+}

@@ -1,0 +1,1370 @@
+/*
+ * torrent: the engine for one torrent, driven entirely by the poll loop.
+ *
+ * Data path: a PIECE message is copied from the peer's input buffer into
+ * the piece's assembly buffer (struct pbuf). When the picker says the
+ * piece is complete, the buffer goes to a worker thread that hashes it
+ * and, if it matches, writes it with pwrite; the result comes back through
+ * the loop, and only then is the piece marked verified (picker, HAVE to
+ * peers, resume bitfield). So a piece is never recorded before its data is
+ * on disk, and `kill -9` can only lose pieces not yet recorded.
+ *
+ * Memory: assembly buffers are capped at TORRENT_PIECE_BUDGET in total;
+ * when the budget is used up the picker is steered (through its skip
+ * callback) to blocks of pieces that already have a buffer.
+ *
+ * A once-a-second tick does the housekeeping: request time-outs and snub
+ * detection, pipeline depth from each peer's rate, connection attempts,
+ * keep-alives, resume saves, interest updates.
+ */
+#include "config.h"
+
+#include "torrent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "announce.h"
+#include "peer.h"
+#include "picker.h"
+#include "resume.h"
+#include "sha1.h"
+#include "storage.h"
+#include "textenc.h"
+#include "tracker.h"
+
+#define TICK_MS 1000
+#define CONNECT_TIMEOUT_MS 10000
+#define HANDSHAKE_TIMEOUT_MS 20000
+#define IDLE_TIMEOUT_MS 180000
+#define KEEPALIVE_MS 90000
+#define SNUB_MS 30000
+#define RESUME_SAVE_MS 10000
+#define MAX_HALF_OPEN 16
+#define STRIKE_LIMIT 3
+#define MAX_CONTRIB 8
+#define MIN_QUEUE 8
+#define REQUEST_QUEUE_SECONDS 1.0
+
+struct pbuf {
+	uint32_t piece;
+	uint32_t len;
+	uint8_t *data;
+	int verifying;
+	unsigned ncontrib;
+	char contrib[MAX_CONTRIB][INET6_ADDRSTRLEN];
+};
+
+enum cand_state { CAND_IDLE, CAND_CONNECTED, CAND_BANNED };
+
+struct candidate {
+	struct sockaddr_storage addr;
+	socklen_t len;
+	enum cand_state state;
+	unsigned failures;
+	uint64_t retry_ms; /* not before */
+	struct peer *peer;
+};
+
+struct strike {
+	char ip[INET6_ADDRSTRLEN];
+	int strikes;
+};
+
+struct verify_job {
+	struct torrent *t;
+	struct pbuf *pb;
+	int ok;    /* hash matched */
+	int wrote; /* 0, or -errno from storage_write */
+};
+
+struct check_job {
+	struct torrent *t;
+	uint8_t *have;
+	int trusted; /* from the resume file without a recheck */
+	int rc;
+};
+
+struct torrent {
+	struct loop *loop;
+	struct http *http;
+	const struct metainfo *mi;
+	struct torrent_config cfg;
+	char *dir;
+	char *resume_path;
+	const struct torrent_ops *ops;
+	void *arg;
+
+	uint8_t peer_id[20];
+	struct loop_pool *pool;
+	struct storage *st;
+	struct picker *picker;
+	struct tracker *tracker;
+	struct loop_timer *tick;
+	struct loop_timer *reaper;
+	int listen_fd;
+	struct loop_io *listen_io;
+	uint16_t port;
+
+	uint8_t *have; /* verified pieces, BEP 3 order */
+	uint32_t have_count;
+	uint64_t have_bytes;
+	struct pbuf **pbufs; /* per piece, NULL when not in memory */
+	uint64_t pbuf_bytes;
+	unsigned jobs; /* verify jobs in flight */
+
+	struct peer *peers; /* live connections */
+	struct peer *dead;  /* closed, freed by the reaper */
+	struct candidate *cands;
+	size_t ncands;
+	struct strike *strikes;
+	size_t nstrikes;
+
+	uint64_t downloaded, uploaded, wasted;
+	uint64_t rate_bytes;
+	double down_rate;
+	uint32_t failed_pieces;
+	uint32_t redownloaded;
+	uint32_t have_at_start;
+	uint8_t *verified_at_start; /* to count re-downloads of recorded pieces */
+
+	int checking, started, complete, stopping, resume_dirty, check_failed;
+	volatile int cancel_check; /* read by the recheck threads */
+	uint64_t last_save_ms;
+	uint64_t resume_uploaded, resume_downloaded;
+};
+
+static const struct peer_ops peer_ops;
+
+static void
+tlog(struct torrent *t, enum torrent_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+tlog(struct torrent *t, enum torrent_log_level lvl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (t->ops->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	t->ops->log(t->arg, lvl, msg);
+}
+
+static int
+bit_get(const uint8_t *bits, uint32_t i)
+{
+	return (bits[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+static void
+bit_set(uint8_t *bits, uint32_t i)
+{
+	bits[i >> 3] |= (uint8_t)(0x80 >> (i & 7));
+}
+
+static void
+ip_of(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, len);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, len);
+	else
+		snprintf(out, len, "?");
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+	}
+	return 0;
+}
+
+/* ---- strikes: peers that sent data failing verification --------------- */
+
+static struct strike *
+strike_find(struct torrent *t, const char *ip, int create)
+{
+	size_t i;
+	struct strike *n;
+
+	for (i = 0; i < t->nstrikes; i++)
+		if (strcmp(t->strikes[i].ip, ip) == 0)
+			return &t->strikes[i];
+	if (!create || t->nstrikes >= 4096)
+		return NULL;
+	n = realloc(t->strikes, (t->nstrikes + 1) * sizeof *n);
+	if (n == NULL)
+		return NULL;
+	t->strikes = n;
+	n = &t->strikes[t->nstrikes++];
+	snprintf(n->ip, sizeof n->ip, "%s", ip);
+	n->strikes = 0;
+	return n;
+}
+
+static int
+ip_banned(struct torrent *t, const char *ip)
+{
+	struct strike *s = strike_find(t, ip, 0);
+
+	return s != NULL && s->strikes > STRIKE_LIMIT;
+}
+
+/* ---- piece buffers ---------------------------------------------------- */
+
+static struct pbuf *
+pbuf_get(struct torrent *t, uint32_t piece, int create)
+{
+	struct pbuf *pb = t->pbufs[piece];
+	uint32_t len;
+
+	if (pb != NULL || !create)
+		return pb;
+	len = metainfo_piece_size(t->mi, piece);
+	if ((pb = calloc(1, sizeof *pb)) == NULL)
+		return NULL;
+	if ((pb->data = malloc(len)) == NULL) {
+		free(pb);
+		return NULL;
+	}
+	pb->piece = piece;
+	pb->len = len;
+	t->pbufs[piece] = pb;
+	t->pbuf_bytes += len;
+	return pb;
+}
+
+static void
+pbuf_free(struct torrent *t, struct pbuf *pb)
+{
+	if (pb == NULL)
+		return;
+	if (t->pbufs[pb->piece] == pb)
+		t->pbufs[pb->piece] = NULL;
+	t->pbuf_bytes -= pb->len;
+	free(pb->data);
+	free(pb);
+}
+
+static void
+pbuf_contrib(struct pbuf *pb, const struct peer *p)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned i;
+
+	ip_of(&p->addr, ip, sizeof ip);
+	for (i = 0; i < pb->ncontrib; i++)
+		if (strcmp(pb->contrib[i], ip) == 0)
+			return;
+	if (pb->ncontrib < MAX_CONTRIB)
+		snprintf(pb->contrib[pb->ncontrib++], INET6_ADDRSTRLEN, "%s", ip);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int
+peer_has_req(const struct peer *p, uint32_t piece, uint32_t block)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nreqs; i++)
+		if (p->reqs[i].piece == piece && p->reqs[i].block == block)
+			return 1;
+	return 0;
+}
+
+static void
+peer_drop_req(struct peer *p, unsigned i)
+{
+	p->reqs[i] = p->reqs[--p->nreqs];
+}
+
+/* Gives every outstanding request of p back to the picker. */
+static void
+return_requests(struct torrent *t, struct peer *p, int timed_out)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nreqs; i++) {
+		if (timed_out)
+			picker_block_timed_out(t->picker, p->reqs[i].piece, p->reqs[i].block);
+		else
+			picker_block_cancelled(t->picker, p->reqs[i].piece, p->reqs[i].block);
+	}
+	p->nreqs = 0;
+}
+
+struct skip_ctx {
+	struct torrent *t;
+	struct peer *p;
+	int endgame;
+};
+
+static int
+skip_block(void *arg, uint32_t piece, uint32_t block)
+{
+	struct skip_ctx *c = arg;
+
+	/* Over budget: only continue pieces that already have a buffer. */
+	if (c->t->pbufs[piece] == NULL && c->t->pbuf_bytes >= TORRENT_PIECE_BUDGET)
+		return 1;
+	if (c->t->pbufs[piece] != NULL && c->t->pbufs[piece]->verifying)
+		return 1;
+	return c->endgame && peer_has_req(c->p, piece, block);
+}
+
+static void
+fill_requests(struct torrent *t, struct peer *p)
+{
+	struct picker_block blocks[64];
+	struct skip_ctx ctx = {t, p, 0};
+	struct picker_peer pp = {p->have, skip_block, &ctx};
+	int n, i;
+
+	if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || t->stopping)
+		return;
+	while (p->nreqs < p->max_reqs && p->nreqs < PEER_MAX_REQUESTS) {
+		unsigned want = p->max_reqs - p->nreqs;
+
+		ctx.endgame = picker_in_endgame(t->picker);
+		if (want > 64)
+			want = 64;
+		n = picker_pick_peer(t->picker, &pp, want, blocks, loop_now_ms(t->loop));
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			struct picker_block *b = &blocks[i];
+
+			if (peer_has_req(p, b->piece, b->block))
+				continue;
+			if (pbuf_get(t, b->piece, 1) == NULL)
+				return;
+			if (picker_block_requested(t->picker, b->piece, b->block) < 0)
+				continue;
+			if (t->verified_at_start != NULL && bit_get(t->verified_at_start, b->piece))
+				t->redownloaded++;
+			p->reqs[p->nreqs].piece = b->piece;
+			p->reqs[p->nreqs].block = b->block;
+			p->reqs[p->nreqs].sent_ms = loop_now_ms(t->loop);
+			p->nreqs++;
+			peer_send_request(p, b->piece, b->begin, b->length);
+			if (p->state == PEER_CLOSED)
+				return;
+		}
+		if ((unsigned)n < want)
+			return;
+	}
+}
+
+/* Whether p has a piece we still want. */
+static int
+wants_from(struct torrent *t, struct peer *p)
+{
+	uint32_t i, n = t->mi->piece_count;
+
+	if (t->complete)
+		return 0;
+	for (i = 0; i < (n + 7) / 8; i++) {
+		if (p->have[i] & (uint8_t)~t->have[i]) {
+			uint32_t k;
+
+			for (k = i * 8; k < i * 8 + 8 && k < n; k++)
+				if (bit_get(p->have, k) && !bit_get(t->have, k) &&
+				    picker_priority(t->picker, k) > 0)
+					return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+update_interest(struct torrent *t, struct peer *p)
+{
+	int want = wants_from(t, p);
+
+	if (want && !p->am_interested) {
+		p->am_interested = 1;
+		peer_send_state(p, WIRE_INTERESTED);
+	} else if (!want && p->am_interested) {
+		p->am_interested = 0;
+		peer_send_state(p, WIRE_NOT_INTERESTED);
+	}
+}
+
+/* ---- verification (worker) --------------------------------------------- */
+
+static void
+verify_work(void *arg)
+{
+	struct verify_job *j = arg;
+	const struct metainfo *mi = j->t->mi;
+	uint8_t h[SHA1_LEN];
+
+	sha1_digest(j->pb->data, j->pb->len, h);
+	j->ok = memcmp(h, mi->piece_hashes + (size_t)j->pb->piece * SHA1_LEN, SHA1_LEN) == 0;
+	if (j->ok)
+		j->wrote = storage_write(j->t->st, (uint64_t)j->pb->piece * mi->piece_length,
+					 j->pb->data, j->pb->len);
+}
+
+static void check_complete(struct torrent *t);
+
+static void
+piece_verified(struct torrent *t, uint32_t piece)
+{
+	struct peer *p;
+
+	if (bit_get(t->have, piece))
+		return;
+	bit_set(t->have, piece);
+	t->have_count++;
+	t->have_bytes += metainfo_piece_size(t->mi, piece);
+	t->resume_dirty = 1;
+	picker_set_have(t->picker, piece);
+	for (p = t->peers; p != NULL; p = p->next)
+		if (p->state == PEER_ACTIVE)
+			peer_send_have(p, piece);
+}
+
+static void
+verify_done(void *arg)
+{
+	struct verify_job *j = arg;
+	struct torrent *t = j->t;
+	struct pbuf *pb = j->pb;
+	uint32_t piece = pb->piece;
+	unsigned i;
+
+	t->jobs--;
+	if (j->ok && j->wrote == 0) {
+		pbuf_free(t, pb);
+		piece_verified(t, piece);
+		check_complete(t);
+	} else if (j->ok) {
+		char msg[160];
+
+		snprintf(msg, sizeof msg, "cannot write piece %u: %s", piece, strerror(-j->wrote));
+		pbuf_free(t, pb);
+		picker_piece_failed(t->picker, piece);
+		if (t->ops->fatal != NULL && !t->stopping)
+			t->ops->fatal(t->arg, msg);
+	} else {
+		t->failed_pieces++;
+		t->wasted += pb->len;
+		tlog(t, TORRENT_LOG_WARNING, "piece %u failed verification", piece);
+		for (i = 0; i < pb->ncontrib; i++) {
+			struct strike *s = strike_find(t, pb->contrib[i], 1);
+
+			if (s != NULL && ++s->strikes > STRIKE_LIMIT)
+				tlog(t, TORRENT_LOG_WARNING, "banning %s: sent bad data %d times",
+				     s->ip, s->strikes);
+		}
+		pbuf_free(t, pb);
+		picker_piece_failed(t->picker, piece);
+		/* Drop connections to banned addresses now. */
+		{
+			struct peer *p, *next;
+
+			for (p = t->peers; p != NULL; p = next) {
+				char ip[INET6_ADDRSTRLEN];
+
+				next = p->next;
+				ip_of(&p->addr, ip, sizeof ip);
+				if (ip_banned(t, ip))
+					peer_close(p, "sent data that failed verification");
+			}
+		}
+	}
+	free(j);
+}
+
+static void
+start_verify(struct torrent *t, struct pbuf *pb)
+{
+	struct verify_job *j = t->pool != NULL ? calloc(1, sizeof *j) : NULL;
+
+	if (j == NULL) {
+		pbuf_free(t, pb);
+		picker_piece_failed(t->picker, pb->piece);
+		return;
+	}
+	j->t = t;
+	j->pb = pb;
+	pb->verifying = 1;
+	t->jobs++;
+	if (loop_pool_submit(t->pool, verify_work, verify_done, j) < 0) {
+		t->jobs--;
+		pbuf_free(t, pb);
+		free(j);
+	}
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void
+on_piece(struct torrent *t, struct peer *p, const struct wire_msg *m)
+{
+	uint32_t block = m->begin / PICKER_BLOCK_SIZE;
+	uint32_t psize = metainfo_piece_size(t->mi, m->index);
+	struct pbuf *pb;
+	struct peer *o;
+	unsigned i;
+	int rc, found = 0;
+
+	if (wire_check_block(m->begin, (uint32_t)m->data_len, psize) < 0 ||
+	    m->begin % PICKER_BLOCK_SIZE != 0) {
+		peer_close(p, "piece message with a bad offset or size");
+		return;
+	}
+	for (i = 0; i < p->nreqs; i++) {
+		if (p->reqs[i].piece == m->index && p->reqs[i].block == block) {
+			peer_drop_req(p, i);
+			found = 1;
+			break;
+		}
+	}
+	p->downloaded += m->data_len;
+	p->rate_bytes += m->data_len;
+	p->last_piece_ms = loop_now_ms(t->loop);
+	p->snubbed = 0;
+	t->downloaded += m->data_len;
+	t->rate_bytes += m->data_len;
+	if (!found) {
+		/* Late blocks after a CANCEL are normal; a stream of them is not. */
+		t->wasted += m->data_len;
+		if (++p->strikes > 64)
+			peer_close(p, "too many unrequested blocks");
+		return;
+	}
+	pb = t->pbufs[m->index];
+	if (pb == NULL || pb->verifying || bit_get(t->have, m->index)) {
+		t->wasted += m->data_len;
+		fill_requests(t, p);
+		return;
+	}
+	memcpy(pb->data + m->begin, m->data, m->data_len);
+	pbuf_contrib(pb, p);
+	rc = picker_block_received(t->picker, m->index, block);
+	if (rc == PICKER_DUPLICATE)
+		t->wasted += m->data_len;
+	/* Endgame: others asked for this block too; tell them not to bother. */
+	for (o = t->peers; o != NULL; o = o->next) {
+		if (o == p || o->state != PEER_ACTIVE)
+			continue;
+		for (i = 0; i < o->nreqs; i++) {
+			if (o->reqs[i].piece == m->index && o->reqs[i].block == block) {
+				picker_block_cancelled(t->picker, m->index, block);
+				peer_send_cancel(o, m->index, m->begin, (uint32_t)m->data_len);
+				peer_drop_req(o, i);
+				break;
+			}
+		}
+	}
+	if (rc == PICKER_COMPLETE)
+		start_verify(t, pb);
+	fill_requests(t, p);
+}
+
+static int
+on_handshake(struct peer *p, const struct wire_handshake *hs)
+{
+	struct torrent *t = p->owner;
+	struct peer *o;
+
+	if (memcmp(hs->peer_id, t->peer_id, 20) == 0)
+		return -1; /* ourselves, through a tracker reply */
+	for (o = t->peers; o != NULL; o = o->next)
+		if (o != p && o->state == PEER_ACTIVE && memcmp(o->peer_id, hs->peer_id, 20) == 0)
+			return -1; /* already connected to this peer */
+	if (t->have_count > 0)
+		peer_send_bitfield(p, t->have);
+	tlog(t, TORRENT_LOG_DEBUG, "%s: connected (%s)", p->name,
+	     p->incoming ? "incoming" : "outgoing");
+	return 0;
+}
+
+static void
+on_message(struct peer *p, const struct wire_msg *m)
+{
+	struct torrent *t = p->owner;
+	uint32_t i;
+
+	switch (m->type) {
+	case WIRE_CHOKE:
+		p->peer_choking = 1;
+		return_requests(t, p, 0);
+		break;
+	case WIRE_UNCHOKE:
+		p->peer_choking = 0;
+		fill_requests(t, p);
+		break;
+	case WIRE_INTERESTED:
+		p->peer_interested = 1;
+		break;
+	case WIRE_NOT_INTERESTED:
+		p->peer_interested = 0;
+		break;
+	case WIRE_HAVE:
+		if (!peer_has(p, m->index)) {
+			bit_set(p->have, m->index);
+			p->have_count++;
+			picker_peer_have(t->picker, m->index);
+			if (!p->am_interested && !bit_get(t->have, m->index) &&
+			    picker_priority(t->picker, m->index) > 0) {
+				p->am_interested = 1;
+				peer_send_state(p, WIRE_INTERESTED);
+			}
+			fill_requests(t, p);
+		}
+		break;
+	case WIRE_BITFIELD:
+		if (p->have_count > 0) {
+			peer_close(p, "bitfield after have messages");
+			return;
+		}
+		memcpy(p->have, m->data, m->data_len);
+		for (i = 0; i < t->mi->piece_count; i++)
+			p->have_count += bit_get(p->have, i);
+		picker_peer_bitfield(t->picker, p->have);
+		update_interest(t, p);
+		break;
+	case WIRE_REQUEST:
+	case WIRE_CANCEL:
+	case WIRE_PORT:
+		/* Serving pieces comes with seeding; while choked, requests are ignored. */
+		break;
+	case WIRE_PIECE:
+		on_piece(t, p, m);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+reap(struct loop_timer *tm, void *arg)
+{
+	struct torrent *t = arg;
+
+	while (t->dead != NULL) {
+		struct peer *p = t->dead;
+
+		t->dead = p->next;
+		peer_free(p);
+	}
+}
+
+static struct candidate *
+cand_of(struct torrent *t, const struct peer *p)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncands; i++)
+		if (t->cands[i].peer == p)
+			return &t->cands[i];
+	return NULL;
+}
+
+static void
+on_closed(struct peer *p)
+{
+	struct torrent *t = p->owner;
+	struct peer **pp;
+	struct candidate *c = cand_of(t, p);
+
+	return_requests(t, p, 0);
+	if (p->have_count > 0)
+		picker_peer_gone(t->picker, p->have);
+	memset(p->have, 0, (t->mi->piece_count + 7) / 8);
+	p->have_count = 0;
+	for (pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (c != NULL) {
+		c->peer = NULL;
+		if (c->state == CAND_CONNECTED)
+			c->state = CAND_IDLE;
+		c->failures++;
+		/* Back off: 30 s, 60 s, ... up to 10 min. */
+		c->retry_ms = loop_now_ms(t->loop) +
+			      (uint64_t)30000 * (1u << (c->failures < 5 ? c->failures - 1 : 4));
+	}
+	tlog(t, TORRENT_LOG_DEBUG, "%s: closed: %s", p->name, p->close_reason);
+	p->next = t->dead;
+	t->dead = p;
+	loop_timer_start(t->reaper, 0);
+}
+
+static const struct peer_ops peer_ops = {
+	.handshake = on_handshake,
+	.message = on_message,
+	.writable = NULL,
+	.closed = on_closed,
+};
+
+/* ---- connections --------------------------------------------------------- */
+
+static unsigned
+count_active(const struct torrent *t, unsigned *connecting)
+{
+	const struct peer *p;
+	unsigned n = 0, c = 0;
+
+	for (p = t->peers; p != NULL; p = p->next) {
+		if (p->state == PEER_ACTIVE)
+			n++;
+		else if (p->state == PEER_CONNECTING || p->state == PEER_HANDSHAKE)
+			c++;
+	}
+	if (connecting != NULL)
+		*connecting = c;
+	return n;
+}
+
+static void
+connect_more(struct torrent *t)
+{
+	uint64_t now = loop_now_ms(t->loop);
+	unsigned connecting, active = count_active(t, &connecting);
+	size_t i;
+
+	if (t->stopping || t->checking || t->complete)
+		return;
+	for (i = 0; i < t->ncands && active + connecting < t->cfg.max_peers &&
+		    connecting < MAX_HALF_OPEN;
+	     i++) {
+		struct candidate *c = &t->cands[i];
+		char ip[INET6_ADDRSTRLEN];
+		struct peer *p;
+
+		if (c->state != CAND_IDLE || c->retry_ms > now)
+			continue;
+		ip_of(&c->addr, ip, sizeof ip);
+		if (ip_banned(t, ip)) {
+			c->state = CAND_BANNED;
+			continue;
+		}
+		p = peer_connect(t->loop, (struct sockaddr *)&c->addr, c->len, t->mi->info_hash,
+				 t->peer_id, t->mi->piece_count, &peer_ops, t);
+		if (p == NULL) {
+			c->failures++;
+			c->retry_ms = now + 60000;
+			continue;
+		}
+		c->state = CAND_CONNECTED;
+		c->peer = p;
+		p->next = t->peers;
+		t->peers = p;
+		connecting++;
+	}
+}
+
+void
+torrent_add_peer(struct torrent *t, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage ss;
+	struct candidate *n;
+	size_t i;
+
+	if (len > sizeof ss || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return;
+	memset(&ss, 0, sizeof ss);
+	memcpy(&ss, sa, len);
+	for (i = 0; i < t->ncands; i++)
+		if (same_addr(&t->cands[i].addr, &ss))
+			return;
+	if (t->ncands >= TORRENT_MAX_CANDIDATES)
+		return;
+	n = realloc(t->cands, (t->ncands + 1) * sizeof *n);
+	if (n == NULL)
+		return;
+	t->cands = n;
+	n = &t->cands[t->ncands++];
+	memset(n, 0, sizeof *n);
+	n->addr = ss;
+	n->len = len;
+	n->state = CAND_IDLE;
+	if (t->started && !t->checking)
+		connect_more(t);
+}
+
+static void
+on_accept(struct loop_io *io, int fd, short revents, void *arg)
+{
+	struct torrent *t = arg;
+
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		char ip[INET6_ADDRSTRLEN];
+		struct peer *p;
+		int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (c < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: stop accepting for a tick instead of spinning. */
+				loop_io_set_events(io, 0);
+				tlog(t, TORRENT_LOG_WARNING, "out of file descriptors; pausing accept");
+			}
+			return;
+		}
+		ip_of(&ss, ip, sizeof ip);
+		if (t->stopping || ip_banned(t, ip) ||
+		    count_active(t, NULL) >= t->cfg.max_peers + t->cfg.max_peers / 4) {
+			close(c);
+			continue;
+		}
+		p = peer_accept(t->loop, c, (struct sockaddr *)&ss, len, t->mi->info_hash,
+				t->peer_id, t->mi->piece_count, &peer_ops, t);
+		if (p == NULL) {
+			close(c);
+			continue;
+		}
+		/* An incoming peer sends its handshake first; ours goes out in reply. */
+		p->next = t->peers;
+		t->peers = p;
+	}
+}
+
+static int
+start_listen(struct torrent *t, struct error *err)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int fd, one = 1;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(t->cfg.port);
+	if (t->cfg.bind_addr != NULL && inet_pton(AF_INET, t->cfg.bind_addr, &sin.sin_addr) != 1)
+		return error_set(err, ERR_INVALID, ERROR_NO_OFFSET, "bad listen address '%s'",
+				 t->cfg.bind_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return error_set(err, ERR_IO, ERROR_NO_OFFSET, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+
+		close(fd);
+		return error_set(err, ERR_IO, ERROR_NO_OFFSET, "cannot listen on port %u: %s",
+				 t->cfg.port, strerror(e));
+	}
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	t->port = ntohs(sin.sin_port);
+	t->listen_fd = fd;
+	t->listen_io = loop_io_add(t->loop, fd, POLLIN, on_accept, t);
+	if (t->listen_io == NULL) {
+		close(fd);
+		t->listen_fd = -1;
+		return error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+	}
+	return 0;
+}
+
+/* ---- resume ---------------------------------------------------------------- */
+
+static void
+save_resume(struct torrent *t)
+{
+	struct resume_state rs;
+	struct error err;
+
+	if (t->st == NULL || t->checking || t->check_failed)
+		return;
+	if (resume_state_init(&rs, t->mi->info_hash, t->mi->piece_count, t->mi->nfiles) < 0)
+		return;
+	/*
+	 * Every piece in t->have was written before it was set (verify_done), so
+	 * file stats taken now describe at least that data. Saved on the loop
+	 * thread: the file is small; storage_sync first so power loss cannot
+	 * leave a resume file claiming data the disk lost.
+	 */
+	memcpy(rs.have, t->have, resume_have_len(t->mi->piece_count));
+	rs.uploaded = t->resume_uploaded + t->uploaded;
+	rs.downloaded = t->resume_downloaded + t->downloaded;
+	storage_sync(t->st);
+	resume_snapshot_files(&rs, t->st);
+	if (resume_save(t->resume_path, &rs, &err) < 0)
+		tlog(t, TORRENT_LOG_WARNING, "cannot save resume data: %s", err.msg);
+	else
+		t->resume_dirty = 0;
+	t->last_save_ms = loop_now_ms(t->loop);
+	resume_state_free(&rs);
+}
+
+/* ---- the tick ------------------------------------------------------------- */
+
+static void
+on_tick(struct loop_timer *tm, void *arg)
+{
+	struct torrent *t = arg;
+	uint64_t now = loop_now_ms(t->loop);
+	struct peer *p, *next;
+
+	t->down_rate = t->down_rate * 0.5 + (double)t->rate_bytes * 0.5;
+	t->rate_bytes = 0;
+	if (t->listen_io != NULL && loop_io_events(t->listen_io) == 0)
+		loop_io_set_events(t->listen_io, POLLIN);
+	for (p = t->peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == PEER_CONNECTING && now - p->created_ms > CONNECT_TIMEOUT_MS) {
+			peer_close(p, "connect timed out");
+			continue;
+		}
+		if (p->state == PEER_HANDSHAKE && now - p->created_ms > HANDSHAKE_TIMEOUT_MS) {
+			peer_close(p, "handshake timed out");
+			continue;
+		}
+		if (p->state != PEER_ACTIVE)
+			continue;
+		if (now - p->last_recv_ms > IDLE_TIMEOUT_MS) {
+			peer_close(p, "idle for too long");
+			continue;
+		}
+		/* Pipeline depth follows the rate: about a second's worth in flight. */
+		p->down_rate = p->down_rate * 0.5 + (double)p->rate_bytes * 0.5;
+		p->rate_bytes = 0;
+		{
+			double depth = p->down_rate * REQUEST_QUEUE_SECONDS / PICKER_BLOCK_SIZE;
+
+			p->max_reqs = depth < MIN_QUEUE ? MIN_QUEUE
+				      : depth > PEER_MAX_REQUESTS ? PEER_MAX_REQUESTS
+								 : (unsigned)depth;
+			if (p->max_reqs < p->nreqs / 2)
+				p->max_reqs = p->nreqs / 2 + MIN_QUEUE;
+		}
+		/* Snubbed: requests out but nothing for a while; give them to others. */
+		if (p->nreqs > 0 && now - (p->last_piece_ms ? p->last_piece_ms : p->reqs[0].sent_ms) >
+					    SNUB_MS) {
+			if (!p->snubbed)
+				tlog(t, TORRENT_LOG_DEBUG, "%s: snubbed", p->name);
+			p->snubbed = 1;
+			return_requests(t, p, 1);
+			p->max_reqs = 1;
+			p->last_piece_ms = now;
+		}
+		if (now - p->last_send_ms > KEEPALIVE_MS)
+			peer_send_keepalive(p);
+		if (p->state == PEER_ACTIVE)
+			update_interest(t, p);
+		if (p->state == PEER_ACTIVE)
+			fill_requests(t, p);
+	}
+	connect_more(t);
+	if (t->resume_dirty && now - t->last_save_ms >= RESUME_SAVE_MS)
+		save_resume(t);
+	loop_timer_start(t->tick, TICK_MS);
+}
+
+static void
+check_complete(struct torrent *t)
+{
+	struct peer *p, *next;
+
+	if (t->complete || !picker_complete(t->picker))
+		return;
+	t->complete = 1;
+	save_resume(t);
+	if (t->tracker != NULL)
+		tracker_completed(t->tracker);
+	/* We only download for now: peers that are seeds are of no more use. */
+	for (p = t->peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == PEER_ACTIVE)
+			update_interest(t, p);
+	}
+	if (t->ops->complete != NULL)
+		t->ops->complete(t->arg);
+}
+
+/* ---- tracker glue ---------------------------------------------------------- */
+
+static void
+trk_stats(void *arg, uint64_t *up, uint64_t *down, uint64_t *left)
+{
+	struct torrent *t = arg;
+
+	*up = t->uploaded;
+	*down = t->downloaded;
+	*left = t->mi->total_length - t->have_bytes;
+}
+
+static void
+trk_peers(void *arg, const struct announce_peer *peers, size_t n)
+{
+	struct torrent *t = arg;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		memset(&ss, 0, sizeof ss);
+		if (peers[i].family == AF_INET) {
+			struct sockaddr_in *s = (void *)&ss;
+
+			s->sin_family = AF_INET;
+			memcpy(&s->sin_addr, peers[i].addr, 4);
+			s->sin_port = htons(peers[i].port);
+			len = sizeof *s;
+			/* Our own announce comes back: same port on a local address. */
+			if (peers[i].port == t->port &&
+			    (peers[i].addr[0] == 127 || s->sin_addr.s_addr == 0))
+				continue;
+		} else {
+			struct sockaddr_in6 *s = (void *)&ss;
+
+			s->sin6_family = AF_INET6;
+			memcpy(&s->sin6_addr, peers[i].addr, 16);
+			s->sin6_port = htons(peers[i].port);
+			len = sizeof *s;
+		}
+		torrent_add_peer(t, (struct sockaddr *)&ss, len);
+	}
+}
+
+static void
+trk_log(void *arg, enum tracker_log_level level, const char *msg)
+{
+	struct torrent *t = arg;
+
+	tlog(t,
+	     level == TRACKER_LOG_ERROR     ? TORRENT_LOG_WARNING
+	     : level == TRACKER_LOG_WARNING ? TORRENT_LOG_WARNING
+					    : TORRENT_LOG_INFO,
+	     "%s", msg);
+}
+
+static const struct tracker_ops trk_ops = {trk_stats, trk_peers, trk_log};
+
+/* ---- start-up check ----------------------------------------------------------- */
+
+static int
+check_progress(void *arg, uint32_t done, uint32_t total)
+{
+	const struct torrent *t = arg;
+
+	return t->cancel_check ? -1 : 0;
+}
+
+static void
+check_work(void *arg)
+{
+	struct check_job *j = arg;
+	struct torrent *t = j->t;
+	struct resume_state rs;
+	struct error err;
+
+	if (resume_state_init(&rs, t->mi->info_hash, t->mi->piece_count, t->mi->nfiles) == 0) {
+		if (resume_load(t->resume_path, &rs, &err) == 0 && resume_matches(&rs, t->st) == 1) {
+			memcpy(j->have, rs.have, resume_have_len(t->mi->piece_count));
+			t->resume_uploaded = rs.uploaded;
+			t->resume_downloaded = rs.downloaded;
+			j->trusted = 1;
+			resume_state_free(&rs);
+			return;
+		}
+		t->resume_uploaded = rs.uploaded;
+		t->resume_downloaded = rs.downloaded;
+		resume_state_free(&rs);
+	}
+	j->rc = storage_recheck(t->st, t->cfg.verify_threads, j->have, check_progress, t);
+}
+
+static void
+check_done(void *arg)
+{
+	struct check_job *j = arg;
+	struct torrent *t = j->t;
+	struct tracker_config tc;
+	uint32_t i;
+
+	t->checking = 0;
+	if (j->rc < 0) {
+		/* Cancelled by torrent_stop(), or out of memory. */
+		t->check_failed = 1;
+		if (t->ops->fatal != NULL && !t->stopping)
+			t->ops->fatal(t->arg, "checking existing data failed");
+		goto out;
+	}
+	for (i = 0; i < t->mi->piece_count; i++)
+		if (bit_get(j->have, i))
+			piece_verified(t, i);
+	t->verified_at_start = j->have;
+	t->have_at_start = t->have_count;
+	j->have = NULL;
+	tlog(t, TORRENT_LOG_INFO, "%s: %u of %u pieces on disk", j->trusted ? "resume data" : "checked",
+	     t->have_count, t->mi->piece_count);
+	if (!j->trusted)
+		save_resume(t);
+	if (t->ops->checked != NULL)
+		t->ops->checked(t->arg, t->have_count, t->mi->piece_count);
+	if (t->stopping)
+		goto out;
+	check_complete(t);
+	if (t->complete)
+		goto out;
+	memset(&tc, 0, sizeof tc);
+	tc.tiers = t->mi->tiers;
+	tc.ntiers = t->mi->ntiers;
+	memcpy(tc.info_hash, t->mi->info_hash, 20);
+	memcpy(tc.peer_id, t->peer_id, 20);
+	tc.port = t->port;
+	tc.numwant = 80;
+	if (t->mi->ntiers > 0) {
+		t->tracker = tracker_new(t->loop, t->http, t->pool, &tc, &trk_ops, t);
+		if (t->tracker != NULL)
+			tracker_start(t->tracker);
+	}
+	connect_more(t);
+out:
+	free(j->have);
+	free(j);
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+struct torrent *
+torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
+	    const struct torrent_config *cfg, const struct torrent_ops *ops, void *arg,
+	    struct error *err)
+{
+	struct torrent *t = calloc(1, sizeof *t);
+	char hex[41];
+	size_t n;
+	long ncpu;
+
+	if (t == NULL) {
+		error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+		return NULL;
+	}
+	t->loop = loop;
+	t->http = http;
+	t->mi = mi;
+	t->cfg = *cfg;
+	t->ops = ops;
+	t->arg = arg;
+	t->listen_fd = -1;
+	if (t->cfg.max_peers == 0)
+		t->cfg.max_peers = 50;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (t->cfg.verify_threads == 0)
+		t->cfg.verify_threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
+	t->dir = strdup(cfg->dir);
+	textenc_hex(mi->info_hash, 20, hex);
+	if (cfg->resume_path != NULL) {
+		t->resume_path = strdup(cfg->resume_path);
+	} else if (t->dir != NULL) {
+		n = strlen(cfg->dir) + 64;
+		if ((t->resume_path = malloc(n)) != NULL)
+			snprintf(t->resume_path, n, "%s/.pieces/%s.resume", cfg->dir, hex);
+	}
+	/* Azureus-style id: client and version, then random bytes. */
+	memcpy(t->peer_id, "-PC0010-", 8);
+	if (getrandom(t->peer_id + 8, 12, 0) != 12) {
+		uint64_t x = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ loop_now_ms(loop);
+
+		memcpy(t->peer_id + 8, &x, 8);
+	}
+	t->have = calloc(1, resume_have_len(mi->piece_count) + 1);
+	t->pbufs = calloc(mi->piece_count, sizeof *t->pbufs);
+	t->picker = picker_new(mi->piece_count, mi->piece_length, mi->total_length,
+			       ((uint64_t)t->peer_id[8] << 32) | t->peer_id[9] | (uint64_t)getpid());
+	t->tick = loop_timer_new(loop, on_tick, t);
+	t->reaper = loop_timer_new(loop, reap, t);
+	t->pool = loop_pool_new(loop, t->cfg.verify_threads);
+	if (t->dir == NULL || t->resume_path == NULL || t->have == NULL || t->pbufs == NULL ||
+	    t->picker == NULL || t->tick == NULL || t->reaper == NULL || t->pool == NULL) {
+		error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+		torrent_free(t);
+		return NULL;
+	}
+	/* Padding files are never downloaded on their own, but pieces carry them. */
+	return t;
+}
+
+int
+torrent_start(struct torrent *t, struct error *err)
+{
+	struct check_job *j;
+	char *slash, *rdir;
+	int rc;
+
+	if ((rc = storage_open(&t->st, t->mi, t->dir, err)) < 0)
+		return rc;
+	/* The resume file's folder (DIR/.pieces by default). */
+	if ((rdir = strdup(t->resume_path)) != NULL) {
+		if ((slash = strrchr(rdir, '/')) != NULL) {
+			*slash = '\0';
+			mkdir(rdir, 0755);
+		}
+		free(rdir);
+	}
+	if ((rc = start_listen(t, err)) < 0)
+		return rc;
+	if ((j = calloc(1, sizeof *j)) == NULL ||
+	    (j->have = calloc(1, resume_have_len(t->mi->piece_count) + 1)) == NULL) {
+		free(j);
+		return error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+	}
+	j->t = t;
+	t->checking = 1;
+	t->started = 1;
+	if (loop_pool_submit(t->pool, check_work, check_done, j) < 0) {
+		free(j->have);
+		free(j);
+		return error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "cannot start the check");
+	}
+	loop_timer_start(t->tick, TICK_MS);
+	return 0;
+}
+
+void
+torrent_get_stats(const struct torrent *t, struct torrent_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	s->total = t->mi->total_length;
+	s->have_bytes = t->have_bytes;
+	s->downloaded = t->downloaded;
+	s->uploaded = t->uploaded;
+	s->wasted = t->wasted;
+	s->down_rate = t->down_rate;
+	s->have_pieces = t->have_count;
+	s->piece_count = t->mi->piece_count;
+	s->failed_pieces = t->failed_pieces;
+	s->have_at_start = t->have_at_start;
+	s->peers = count_active(t, &s->connecting);
+	s->candidates = (unsigned)t->ncands;
+	s->checking = t->checking;
+	s->complete = t->complete;
+	s->port = t->port;
+}
+
+uint32_t
+torrent_redownloaded(const struct torrent *t)
+{
+	return t->redownloaded;
+}
+
+static void
+finish_stop(void *arg)
+{
+	struct torrent *t = arg;
+
+	/* Posted after the pool's results, so every verified piece is in t->have. */
+	save_resume(t);
+	if (t->ops->stopped != NULL)
+		t->ops->stopped(t->arg);
+}
+
+static void
+tracker_stopped(void *arg)
+{
+	struct torrent *t = arg;
+
+	loop_post(t->loop, finish_stop, t);
+}
+
+void
+torrent_stop(struct torrent *t)
+{
+	struct peer *p;
+
+	if (t->stopping)
+		return;
+	t->stopping = 1;
+	loop_timer_stop(t->tick);
+	while ((p = t->peers) != NULL)
+		peer_close(p, "shutting down");
+	if (t->listen_io != NULL) {
+		loop_io_del(t->listen_io);
+		t->listen_io = NULL;
+	}
+	/*
+	 * Finish queued verifications so their pieces get recorded; their done
+	 * callbacks are posted to the loop, so anything posted after this runs
+	 * after them. A running start-up check is told to give up.
+	 */
+	t->cancel_check = 1;
+	if (t->pool != NULL) {
+		loop_pool_free(t->pool);
+		t->pool = NULL;
+	}
+	if (t->tracker != NULL)
+		tracker_stop(t->tracker, 5000, tracker_stopped, t);
+	else
+		loop_post(t->loop, finish_stop, t);
+}
+
+void
+torrent_free(struct torrent *t)
+{
+	uint32_t i;
+
+	if (t == NULL)
+		return;
+	if (t->pool != NULL)
+		loop_pool_free(t->pool);
+	while (t->peers != NULL) {
+		struct peer *p = t->peers;
+
+		t->peers = p->next;
+		peer_free(p);
+	}
+	while (t->dead != NULL) {
+		struct peer *p = t->dead;
+
+		t->dead = p->next;
+		peer_free(p);
+	}
+	tracker_free(t->tracker);
+	if (t->listen_io != NULL)
+		loop_io_del(t->listen_io);
+	if (t->listen_fd >= 0)
+		close(t->listen_fd);
+	loop_timer_free(t->tick);
+	loop_timer_free(t->reaper);
+	if (t->pbufs != NULL)
+		for (i = 0; i < t->mi->piece_count; i++)
+			if (t->pbufs[i] != NULL)
+				pbuf_free(t, t->pbufs[i]);
+	free(t->pbufs);
+	picker_free(t->picker);
+	storage_close(t->st);
+	free(t->have);
+	free(t->verified_at_start);
+	free(t->cands);
+	free(t->strikes);
+	free(t->dir);
+	free(t->resume_path);
+	free(t);
+}

@@ -1,0 +1,90 @@
+/*
+ * torrent: the download engine for one torrent. It owns the peers, the
+ * picker, storage, resume data and the tracker client, all on one poll
+ * loop; SHA-1 verification, disk writes and rechecks run on a small worker
+ * pool and report back through the loop.
+ *
+ * Memory stays bounded whatever the torrent size: pieces being downloaded
+ * are assembled in buffers whose total is capped (TORRENT_PIECE_BUDGET),
+ * each peer's input is one frame at most, output queues are capped.
+ */
+#ifndef PIECES_TORRENT_H
+#define PIECES_TORRENT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "error.h"
+#include "http.h"
+#include "loop.h"
+#include "metainfo.h"
+
+#define TORRENT_PIECE_BUDGET (32u << 20) /* bytes of pieces held in memory */
+#define TORRENT_MAX_CANDIDATES 2000u
+
+enum torrent_log_level {
+	TORRENT_LOG_DEBUG,
+	TORRENT_LOG_INFO,
+	TORRENT_LOG_WARNING,
+	TORRENT_LOG_ERROR,
+};
+
+struct torrent_config {
+	const char *dir;	 /* download folder (created if missing) */
+	const char *resume_path; /* NULL: DIR/.pieces/<info-hash>.resume */
+	const char *bind_addr;	 /* listen address, NULL = all IPv4 */
+	uint16_t port;		 /* listen port; 0 = pick any */
+	unsigned max_peers;	 /* 0 = default (50) */
+	unsigned verify_threads; /* 0 = number of CPUs (at most 4) */
+};
+
+struct torrent_stats {
+	uint64_t total;	     /* bytes in the torrent */
+	uint64_t have_bytes; /* verified */
+	uint64_t downloaded; /* payload received (including wasted) */
+	uint64_t uploaded;
+	uint64_t wasted; /* bytes of pieces that failed verification, duplicates */
+	double down_rate; /* bytes/s */
+	double up_rate;
+	uint32_t have_pieces;
+	uint32_t piece_count;
+	uint32_t failed_pieces;
+	uint32_t have_at_start; /* pieces found on disk by the start-up check */
+	unsigned peers;	      /* connected (handshake done) */
+	unsigned connecting;  /* connects in progress */
+	unsigned candidates;  /* known addresses */
+	int checking;	      /* the start-up check is still running */
+	int complete;
+	uint16_t port;	      /* the port we listen on */
+};
+
+struct torrent_ops {
+	void (*log)(void *arg, enum torrent_log_level level, const char *msg);
+	/* The start-up check finished (how many pieces were found on disk). */
+	void (*checked)(void *arg, uint32_t have, uint32_t total);
+	/* Every wanted piece is verified and written. */
+	void (*complete)(void *arg);
+	/* torrent_stop() finished: trackers told, resume data saved. */
+	void (*stopped)(void *arg);
+	/* A fatal error (disk full, cannot listen); the torrent stops itself. */
+	void (*fatal)(void *arg, const char *msg);
+};
+
+struct torrent;
+
+/* mi must outlive the torrent. */
+struct torrent *torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
+			    const struct torrent_config *cfg, const struct torrent_ops *ops,
+			    void *arg, struct error *err);
+/* Opens storage, listens, checks what is on disk (on workers), then starts announcing. */
+int torrent_start(struct torrent *t, struct error *err);
+/* Adds a peer address to try (from --peer or a tracker). */
+void torrent_add_peer(struct torrent *t, const struct sockaddr *sa, socklen_t len);
+void torrent_get_stats(const struct torrent *t, struct torrent_stats *st);
+/* Disconnects, announces `stopped` (bounded), saves resume data, then ops->stopped. */
+void torrent_stop(struct torrent *t);
+void torrent_free(struct torrent *t);
+/* How many pieces were requested from peers although already recorded as verified. */
+uint32_t torrent_redownloaded(const struct torrent *t);
+
+#endif
