@@ -38,8 +38,8 @@ resume_have_len(uint32_t piece_count)
 }
 
 int
-resume_state_init(struct resume_state *rs, const uint8_t info_hash[SHA1_LEN],
-		  uint32_t piece_count, size_t nfiles)
+resume_state_init(struct resume_state *rs, const uint8_t info_hash[SHA1_LEN], uint32_t piece_count,
+		  size_t nfiles)
 {
 	size_t i;
 
@@ -147,7 +147,8 @@ resume_encode(const struct resume_state *rs, struct buf *out)
 
 		if ((rc = bencode_put_list(out)) < 0 || (rc = bencode_put_int(out, f->size)) < 0 ||
 		    (rc = bencode_put_int(out, f->mtime_sec)) < 0 ||
-		    (rc = bencode_put_int(out, f->mtime_nsec)) < 0 || (rc = bencode_put_end(out)) < 0)
+		    (rc = bencode_put_int(out, f->mtime_nsec)) < 0 ||
+		    (rc = bencode_put_end(out)) < 0)
 			return rc;
 	}
 	if ((rc = bencode_put_end(out)) < 0 || (rc = bencode_put_cstr(out, "have")) < 0 ||
@@ -159,7 +160,8 @@ resume_encode(const struct resume_state *rs, struct buf *out)
 	    (rc = bencode_put_cstr(out, "pieces-resume")) < 0 ||
 	    (rc = bencode_put_int(out, RESUME_VERSION)) < 0 ||
 	    (rc = bencode_put_cstr(out, "uploaded")) < 0 ||
-	    (rc = bencode_put_int(out, (int64_t)rs->uploaded)) < 0 || (rc = bencode_put_end(out)) < 0)
+	    (rc = bencode_put_int(out, (int64_t)rs->uploaded)) < 0 ||
+	    (rc = bencode_put_end(out)) < 0)
 		return rc;
 	return 0;
 }
@@ -306,8 +308,8 @@ need(const uint8_t *p, const struct bencode *root, const char *key, enum bencode
 }
 
 static int
-parse_files(const uint8_t *p, const struct bencode *list, struct resume_file *files,
-	    size_t nfiles, struct error *err)
+parse_files(const uint8_t *p, const struct bencode *list, struct resume_file *files, size_t nfiles,
+	    struct error *err)
 {
 	size_t i;
 
@@ -396,8 +398,9 @@ resume_parse(const uint8_t *p, size_t n, struct resume_state *rs, struct error *
 	if ((v = need(p, root, "piece-count", BENCODE_INT, err)) == NULL)
 		goto out;
 	if (v->u.i != (int64_t)rs->piece_count) {
-		rc = error_set(err, ERR_INVALID, where(p, v), "piece-count %lld, the torrent has %u",
-			       (long long)v->u.i, rs->piece_count);
+		rc =
+		    error_set(err, ERR_INVALID, where(p, v), "piece-count %lld, the torrent has %u",
+			      (long long)v->u.i, rs->piece_count);
 		goto out;
 	}
 	if ((have = need(p, root, "have", BENCODE_STR, err)) == NULL)

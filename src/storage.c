@@ -55,7 +55,7 @@ struct storage {
 	pthread_mutex_t lock;
 	bool lock_ready;
 	/* Under lock: */
-	struct sfile *files; /* mi->nfiles entries */
+	struct sfile *files;		/* mi->nfiles entries */
 	size_t cached[STORAGE_MAX_FDS]; /* indices of the files whose fd is open */
 	size_t ncached;
 	uint64_t clock;
@@ -111,7 +111,7 @@ static int
 open_parent(struct storage *st, size_t file, bool create)
 {
 	const struct metainfo_file *mf = &st->mi->files[file];
-	int dfd = st->root, nfd, rc;
+	int dfd = st->root, nfd = -1, rc;
 	size_t i;
 
 	if (mf->ncomponents == 0)
@@ -170,7 +170,8 @@ open_file(struct storage *st, size_t file, bool create, bool *rdwr)
 	fd = openat(dfd, last_component(st, file), flags | (create ? O_CREAT : 0), 0644);
 	if (fd < 0 && !create && (errno == EACCES || errno == EROFS || errno == EPERM)) {
 		*rdwr = false;
-		fd = openat(dfd, last_component(st, file), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		fd = openat(dfd, last_component(st, file),
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	}
 	rc = fd < 0 ? -errno : fd;
 	close_parent(st, dfd);
@@ -412,8 +413,8 @@ storage_open(struct storage **out, const struct metainfo *mi, const char *dir, s
 		goto fail;
 	}
 	if ((rc = mkdir_p(dir)) < 0) {
-		rc = error_set(err, ERR_IO, ERROR_NO_OFFSET, "cannot create the download folder: %s",
-			       strerror(-rc));
+		rc = error_set(err, ERR_IO, ERROR_NO_OFFSET,
+			       "cannot create the download folder: %s", strerror(-rc));
 		goto fail;
 	}
 	st->root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -523,8 +524,8 @@ chunk_size(const struct storage *st)
 
 /* Hashes one piece through buf (bufsize bytes), reusing ctx. */
 static int
-hash_piece(struct storage *st, uint32_t piece, uint8_t *buf, size_t bufsize,
-	   struct sha1_ctx *ctx, uint8_t out[SHA1_LEN])
+hash_piece(struct storage *st, uint32_t piece, uint8_t *buf, size_t bufsize, struct sha1_ctx *ctx,
+	   uint8_t out[SHA1_LEN])
 {
 	uint64_t off = layout_piece_offset(&st->layout, piece);
 	uint32_t size = layout_piece_size(&st->layout, piece), done = 0;
@@ -628,8 +629,8 @@ storage_piece_count(const struct storage *st)
 /* Shared by the threads of one storage_recheck(). */
 struct recheck {
 	struct storage *st;
-	const bool *present; /* per file: exists with at least its full length */
-	uint8_t *result;     /* per piece: 1 when verified; each written by one thread */
+	const bool *present;   /* per file: exists with at least its full length */
+	uint8_t *result;       /* per piece: 1 when verified; each written by one thread */
 	_Atomic uint64_t next; /* 64 bits: threads overshoot the last index */
 	atomic_bool stop;
 	pthread_mutex_t lock; /* serializes progress calls and the fields below */
@@ -704,8 +705,8 @@ out:
 }
 
 int
-storage_recheck(struct storage *st, unsigned nthreads, uint8_t *have,
-		storage_progress_fn progress, void *arg)
+storage_recheck(struct storage *st, unsigned nthreads, uint8_t *have, storage_progress_fn progress,
+		void *arg)
 {
 	uint32_t count = layout_piece_count(&st->layout), p;
 	pthread_t threads[STORAGE_MAX_THREADS];
@@ -732,8 +733,8 @@ storage_recheck(struct storage *st, unsigned nthreads, uint8_t *have,
 		goto out;
 	}
 	for (i = 0; i < st->mi->nfiles; i++)
-		present[i] = stat_file(st, i, &sb) == 0 &&
-			     (uint64_t)sb.st_size >= st->mi->files[i].length;
+		present[i] =
+		    stat_file(st, i, &sb) == 0 && (uint64_t)sb.st_size >= st->mi->files[i].length;
 	r.st = st;
 	r.present = present;
 	atomic_init(&r.next, 0);

@@ -30,6 +30,11 @@
  *
  * BEP 47 padding files (pad = 1) are never created: writes to them are
  * dropped and reads of them return zeros.
+ *
+ * Limitation: a file deleted or replaced behind storage's back while its
+ * descriptor is cached keeps receiving writes in the old inode until the
+ * descriptor is evicted or the storage closed. The data is then lost, but
+ * resume_matches() sees the change at the next start and forces a recheck.
  */
 #ifndef PIECES_STORAGE_H
 #define PIECES_STORAGE_H

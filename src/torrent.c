@@ -509,8 +509,10 @@ start_verify(struct torrent *t, struct pbuf *pb)
 	struct verify_job *j = t->pool != NULL ? calloc(1, sizeof *j) : NULL;
 
 	if (j == NULL) {
+		uint32_t piece = pb->piece;
+
 		pbuf_free(t, pb);
-		picker_piece_failed(t->picker, pb->piece);
+		picker_piece_failed(t->picker, piece);
 		return;
 	}
 	j->t = t;
@@ -518,8 +520,11 @@ start_verify(struct torrent *t, struct pbuf *pb)
 	pb->verifying = 1;
 	t->jobs++;
 	if (loop_pool_submit(t->pool, verify_work, verify_done, j) < 0) {
+		uint32_t piece = pb->piece;
+
 		t->jobs--;
 		pbuf_free(t, pb);
+		picker_piece_failed(t->picker, piece);
 		free(j);
 	}
 }

@@ -92,8 +92,8 @@ struct trk_tier {
 	size_t n;
 	size_t cur;
 	struct loop_timer *timer;
-	uint64_t due;	 /* when the timer fires, valid while armed */
-	unsigned fails;	 /* rounds of the whole tier failed in a row */
+	uint64_t due;	/* when the timer fires, valid while armed */
+	unsigned fails; /* rounds of the whole tier failed in a row */
 	int have_success;
 	uint64_t last_at; /* when the last announce started */
 	uint32_t interval;
@@ -179,6 +179,9 @@ random32(void)
 	random_bytes(&v, sizeof v);
 	return v;
 }
+
+static void tlog(struct tracker *t, enum tracker_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void
 tlog(struct tracker *t, enum tracker_log_level level, const char *fmt, ...)
@@ -497,8 +500,7 @@ udp_begin(struct trk_url *u)
 /* ---- HTTP ---- */
 
 static void
-on_http_done(void *arg, int status, long code, const uint8_t *body, size_t len,
-	     const char *errmsg)
+on_http_done(void *arg, int status, long code, const uint8_t *body, size_t len, const char *errmsg)
 {
 	struct trk_url *u = arg;
 	struct announce_reply rep;
@@ -532,6 +534,10 @@ http_begin(struct trk_url *u)
 	struct error err = {0};
 	struct buf url;
 
+	if (t->http == NULL) {
+		url_finish(u, NULL, "no HTTP client");
+		return;
+	}
 	buf_init(&url, strlen(u->url) + URL_QUERY_MAX);
 	fill_req(u, &req);
 	if (announce_build_url(&url, u->url, &req, &err) < 0) {

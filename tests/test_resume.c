@@ -42,7 +42,7 @@ remove_root(void)
 
 TestSuite(resume, .init = make_root, .fini = remove_root);
 
-static const uint8_t HASH[SHA1_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+static const uint8_t HASH[SHA1_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
 				       11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
 
 /* A state for a 13-piece, 3-file torrent with some content. */
@@ -157,16 +157,16 @@ static struct doc
 good_doc(void)
 {
 	return (struct doc){
-		.version = 1,
-		.hash = HASH,
-		.hash_len = SHA1_LEN,
-		.piece_count = 13,
-		.have = {0x84, 0x08},
-		.have_len = 2,
-		.nfiles = 3,
-		.entry = "li10ei20ei30ee",
-		.up = 1,
-		.down = 2,
+	    .version = 1,
+	    .hash = HASH,
+	    .hash_len = SHA1_LEN,
+	    .piece_count = 13,
+	    .have = {0x84, 0x08},
+	    .have_len = 2,
+	    .nfiles = 3,
+	    .entry = "li10ei20ei30ee",
+	    .up = 1,
+	    .down = 2,
 	};
 }
 
@@ -248,13 +248,13 @@ parse_doc(const struct doc *d, struct error *err)
 	return rc;
 }
 
-#define EXPECT(d, want, why)                                                                      \
-	do {                                                                                      \
-		struct error e_ = {0};                                                            \
-		int rc_ = parse_doc(&(d), &e_);                                                   \
-		cr_assert_eq(rc_, -(want), "%s: got %d (%s)", why, rc_, e_.msg);                  \
-		if ((want) != 0)                                                                  \
-			cr_assert_eq(e_.code, (want), "%s", why);                                 \
+#define EXPECT(d, want, why)                                                                       \
+	do {                                                                                       \
+		struct error e_ = {0};                                                             \
+		int rc_ = parse_doc(&(d), &e_);                                                    \
+		cr_assert_eq(rc_, -(want), "%s: got %d (%s)", why, rc_, e_.msg);                   \
+		if ((want) != 0)                                                                   \
+			cr_assert_eq(e_.code, (want), "%s", why);                                  \
 	} while (0)
 
 Test(resume, parser_accepts_the_good_document)
@@ -337,12 +337,13 @@ Test(resume, parser_refuses_non_documents)
 	struct resume_state rs;
 	struct error err = {0};
 	static const char hash_wrong_type[] =
-		"d10:downloadedi0e5:filesle4:have2:\x84\x00"
-		"9:info-hashi5e11:piece-counti13e13:pieces-resumei1e8:uploadedi0ee";
-	static const char pc_wrong[] = "d10:downloadedi0e5:filesle4:have2:\x84\x00"
-			       "9:info-hash20:\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
-			       "\x0e\x0f\x10\x11\x12\x13\x14"
-			       "11:piece-counti12e13:pieces-resumei1e8:uploadedi0ee";
+	    "d10:downloadedi0e5:filesle4:have2:\x84\x00"
+	    "9:info-hashi5e11:piece-counti13e13:pieces-resumei1e8:uploadedi0ee";
+	static const char pc_wrong[] =
+	    "d10:downloadedi0e5:filesle4:have2:\x84\x00"
+	    "9:info-hash20:\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+	    "\x0e\x0f\x10\x11\x12\x13\x14"
+	    "11:piece-counti12e13:pieces-resumei1e8:uploadedi0ee";
 
 	cr_assert_eq(resume_state_init(&rs, HASH, 13, 0), 0);
 	cr_assert_eq(resume_parse((const uint8_t *)"", 0, &rs, &err), -ERR_SYNTAX);
@@ -353,16 +354,20 @@ Test(resume, parser_refuses_non_documents)
 	cr_assert_eq(resume_parse((const uint8_t *)"i1e", 3, &rs, &err), -ERR_INVALID);
 	cr_assert_eq(resume_parse((const uint8_t *)"d13:pieces-resume3:onee", 23, &rs, &err),
 		     -ERR_INVALID);
-	cr_assert_eq(resume_parse((const uint8_t *)hash_wrong_type, sizeof hash_wrong_type - 1, &rs, NULL), -ERR_INVALID);
+	cr_assert_eq(
+	    resume_parse((const uint8_t *)hash_wrong_type, sizeof hash_wrong_type - 1, &rs, NULL),
+	    -ERR_INVALID);
 	/* The offset points at the wrong value: "i12e". */
-	cr_assert_eq(resume_parse((const uint8_t *)pc_wrong, sizeof pc_wrong - 1, &rs, &err), -ERR_INVALID);
+	cr_assert_eq(resume_parse((const uint8_t *)pc_wrong, sizeof pc_wrong - 1, &rs, &err),
+		     -ERR_INVALID);
 	cr_assert_eq(err.offset,
-		     (const char *)memmem(pc_wrong, sizeof pc_wrong, "i12e", 4) - pc_wrong, "%lld: %s", err.offset,
-		     err.msg);
+		     (const char *)memmem(pc_wrong, sizeof pc_wrong, "i12e", 4) - pc_wrong,
+		     "%lld: %s", err.offset, err.msg);
 	cr_assert_neq(strstr(err.msg, "piece-count"), NULL, "%s", err.msg);
 	/* The same document with the right count parses, with an empty file list. */
 	rs.piece_count = 12;
-	cr_assert_eq(resume_parse((const uint8_t *)pc_wrong, sizeof pc_wrong - 1, &rs, &err), 0, "%s", err.msg);
+	cr_assert_eq(resume_parse((const uint8_t *)pc_wrong, sizeof pc_wrong - 1, &rs, &err), 0,
+		     "%s", err.msg);
 	cr_assert_eq(rs.have[0], 0x84);
 	resume_state_free(&rs);
 }

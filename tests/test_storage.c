@@ -322,6 +322,13 @@ Test(storage, never_written_reads_zero_and_files_are_sparse)
 	cr_assert_eq(sb.st_size, 50000);
 	cr_assert(!exists(&t, "t/d0/f0"));
 	cr_assert(!exists(&t, "t/d2/f2"));
+
+	/* Cut behind storage's back: past the new end reads zeros too. */
+	cr_assert_eq(truncate(path, 20000), 0);
+	memset(back, 0xee, 16384);
+	cr_assert_eq(storage_read(st, po, back, 16384), 0);
+	cr_assert_arr_eq(back, t.data + po, 20000 - 15536);
+	cr_assert_arr_eq(back + 20000 - 15536, zero, 16384 - (20000 - 15536));
 	storage_close(st);
 	free(back);
 	free(zero);
@@ -447,13 +454,21 @@ Test(storage, recheck_skips_pieces_of_missing_or_short_files)
 	struct tor t;
 
 	tor_build(&t, lens, NULL, NULL, 3, 16384, 6);
+	/*
+	 * End file 2 with a zero byte: once the file is cut short, reading
+	 * would zero-fill it and the piece would verify. Only the size check
+	 * keeps it out.
+	 */
+	t.data[3 * 16384 - 1] = 0;
+	sha1_digest(t.data + 2 * 16384, 16384, t.mi.piece_hashes + 2 * SHA1_LEN);
 	st = tor_open(&t);
 	write_piece(st, &t, 0);
 	write_piece(st, &t, 2);
 	check_recheck(st, &t, written, 2);
-	/* Cut file 2 short: its piece is now missing though its first bytes are right. */
+	/* Cut file 2 short: its piece is now missing, though a read would verify. */
 	snprintf(path, sizeof path, "%s/t/d2/f2", t.dl);
 	cr_assert_eq(truncate(path, 16383), 0);
+	cr_assert_eq(storage_verify_piece(st, 2), 1);
 	written[2] = 0;
 	check_recheck(st, &t, written, 2);
 	cr_assert(!exists(&t, "t/d1/f1"), "recheck must not create files");
@@ -575,6 +590,7 @@ Test(storage, padding_files_are_never_created)
 		write_piece(st, &t, p);
 	memset(junk, 0x5a, sizeof junk);
 	cr_assert_eq(storage_write(st, 10000, junk, sizeof junk), 0);
+	memset(back, 0xee, sizeof back);
 	cr_assert_eq(storage_read(st, 10000, back, sizeof back), 0);
 	cr_assert_arr_eq(back, zero, sizeof zero);
 	for (p = 0; p < t.mi.piece_count; p++)

@@ -97,7 +97,7 @@ check)
 		name=${fz##*/fuzz_}
 		corpus=$(mktemp -d)
 		cp "$top/tests/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null || true
-		if "$fz" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=2048 \
+		if "$fz" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 			"$corpus" >"$top/_build-fuzz/fuzz_$name.out" 2>&1; then
 			echo "PASS: fuzz_$name ($(grep -o 'stat::number_of_executed_units: [0-9]*' \
 				"$top/_build-fuzz/fuzz_$name.out" | awk '{print $2}') runs)"
