@@ -247,15 +247,15 @@ int
 cmd_download(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"peer", required_argument, NULL, 'P'},
-		{"port", required_argument, NULL, 'p'},
-		{"bind", required_argument, NULL, 'B'},
-		{"max-peers", required_argument, NULL, 'M'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"peer", required_argument, NULL, 'P'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"bind", required_argument, NULL, 'B'},
+	    {"max-peers", required_argument, NULL, 'M'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const struct torrent_ops ops = {on_log, on_checked, on_complete, on_stopped,
 					       on_fatal};

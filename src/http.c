@@ -92,8 +92,8 @@ check_done(struct http *h)
 		if (msg->data.result != CURLE_OK) {
 			status = msg->data.result == CURLE_WRITE_ERROR ? -ERR_LIMIT : -ERR_IO;
 			errmsg = msg->data.result == CURLE_WRITE_ERROR ? "reply too large"
-				 : r->errbuf[0]				 ? r->errbuf
-									 : curl_easy_strerror(msg->data.result);
+				 : r->errbuf[0]			       ? r->errbuf
+						: curl_easy_strerror(msg->data.result);
 		} else {
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
 		}
@@ -253,7 +253,8 @@ http_get(struct http *h, const char *url, size_t max_body, long timeout_ms, http
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 15000 ? timeout_ms : 15000L);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+			 timeout_ms < 15000 ? timeout_ms : 15000L);
 	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_MAXREDIRS, 3L);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");

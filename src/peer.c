@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IN_INITIAL (64u << 10)
+#define IN_INITIAL  (64u << 10)
 #define READ_BUDGET (512u << 10) /* bytes read from one peer per wake-up */
 
 static const char *state_names[] = {"connecting", "handshake", "active", "closed"};
@@ -182,8 +182,7 @@ peer_accept(struct loop *loop, int fd, const struct sockaddr *sa, socklen_t sale
 	struct peer *p;
 
 	set_nodelay(fd);
-	if ((p = peer_new(loop, fd, sa, salen, info_hash, my_id, piece_count, ops, owner)) ==
-	    NULL)
+	if ((p = peer_new(loop, fd, sa, salen, info_hash, my_id, piece_count, ops, owner)) == NULL)
 		return NULL;
 	p->incoming = 1;
 	peer_set_state(p, PEER_HANDSHAKE);

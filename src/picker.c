@@ -485,20 +485,23 @@ full(const struct pick *k)
 	return k->n >= k->max;
 }
 
-static void
+/* Returns PICKER_SKIP_PIECE when the caller wants nothing more of this piece. */
+static int
 emit(struct pick *k, uint32_t piece, uint32_t block)
 {
 	struct picker_block *b;
 	uint32_t size;
+	int skip;
 
-	if (k->peer->skip != NULL && k->peer->skip(k->peer->ctx, piece, block))
-		return;
+	if (k->peer->skip != NULL && (skip = k->peer->skip(k->peer->ctx, piece, block)) != 0)
+		return skip;
 	size = picker_piece_size(k->p, piece);
 	b = &k->out[k->n++];
 	b->piece = piece;
 	b->block = block;
 	b->begin = block * PICKER_BLOCK_SIZE;
 	b->length = size - b->begin < PICKER_BLOCK_SIZE ? size - b->begin : PICKER_BLOCK_SIZE;
+	return 0;
 }
 
 /* Offers the blocks of piece that nobody has been asked for. */
@@ -511,12 +514,13 @@ offer_missing(struct pick *k, uint32_t piece)
 	if (pa == NULL) {
 		nb = picker_block_count(k->p, piece);
 		for (b = 0; b < nb && !full(k); b++)
-			emit(k, piece, b);
+			if (emit(k, piece, b) == PICKER_SKIP_PIECE)
+				return;
 		return;
 	}
 	for (b = 0; b < pa->nblocks && pa->missing > 0 && !full(k); b++)
-		if (pa->st[b] == 0)
-			emit(k, piece, b);
+		if (pa->st[b] == 0 && emit(k, piece, b) == PICKER_SKIP_PIECE)
+			return;
 }
 
 static int
@@ -535,8 +539,8 @@ offer_dups(struct pick *k, uint32_t piece)
 	if (pa == NULL)
 		return;
 	for (b = 0; b < pa->nblocks && !full(k); b++)
-		if (dup_candidate(pa->st[b]))
-			emit(k, piece, b);
+		if (dup_candidate(pa->st[b]) && emit(k, piece, b) == PICKER_SKIP_PIECE)
+			return;
 }
 
 static void
@@ -667,6 +671,8 @@ picker_pick_peer(struct picker *p, const struct picker_peer *peer, uint32_t max,
 	pick_deadlines(&k, endgame, now_ms);
 	for (prio = PICKER_PRIO_MAX; prio >= 1 && !full(&k); prio--) {
 		pick_partials(&k, prio);
+		if (k.peer->partials_only)
+			continue;
 		pick_random(&k, prio);
 		pick_rarest(&k, prio);
 	}

@@ -83,10 +83,17 @@ struct picker_block {
 struct picker_peer {
 	const uint8_t *bits; /* its bitfield (BEP 3 bit order), or NULL when it has every piece */
 	/* Optional: nonzero means "do not return this block", e.g. already requested from
-	 * this peer. Called for each candidate block. */
+	 * this peer. Called for each candidate block. PICKER_SKIP_PIECE skips the rest of
+	 * the piece as well, which saves a call per block when a whole piece is unwanted. */
 	int (*skip)(void *ctx, uint32_t piece, uint32_t block);
 	void *ctx;
+	/* Nonzero: offer only pieces already started and pieces with a deadline, e.g.
+	 * when the caller has no memory left to assemble another piece. */
+	int partials_only;
 };
+
+#define PICKER_SKIP_BLOCK 1
+#define PICKER_SKIP_PIECE 2
 
 /*
  * A picker for piece_count pieces of piece_len bytes, total_len bytes in all

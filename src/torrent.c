@@ -41,17 +41,17 @@
 #include "textenc.h"
 #include "tracker.h"
 
-#define TICK_MS 1000
-#define CONNECT_TIMEOUT_MS 10000
-#define HANDSHAKE_TIMEOUT_MS 20000
-#define IDLE_TIMEOUT_MS 180000
-#define KEEPALIVE_MS 90000
-#define SNUB_MS 30000
-#define RESUME_SAVE_MS 10000
-#define MAX_HALF_OPEN 16
-#define STRIKE_LIMIT 3
-#define MAX_CONTRIB 8
-#define MIN_QUEUE 8
+#define TICK_MS		      1000
+#define CONNECT_TIMEOUT_MS    10000
+#define HANDSHAKE_TIMEOUT_MS  20000
+#define IDLE_TIMEOUT_MS	      180000
+#define KEEPALIVE_MS	      90000
+#define SNUB_MS		      30000
+#define RESUME_SAVE_MS	      10000
+#define MAX_HALF_OPEN	      16
+#define STRIKE_LIMIT	      3
+#define MAX_CONTRIB	      8
+#define MIN_QUEUE	      8
 #define REQUEST_QUEUE_SECONDS 1.0
 
 struct pbuf {
@@ -82,7 +82,7 @@ struct strike {
 struct verify_job {
 	struct torrent *t;
 	struct pbuf *pb;
-	int ok;    /* hash matched */
+	int ok;	   /* hash matched */
 	int wrote; /* 0, or -errno from storage_write */
 };
 
@@ -144,9 +144,8 @@ struct torrent {
 
 static const struct peer_ops peer_ops;
 
-static void
-tlog(struct torrent *t, enum torrent_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void tlog(struct torrent *t, enum torrent_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 tlog(struct torrent *t, enum torrent_log_level lvl, const char *fmt, ...)
@@ -332,10 +331,10 @@ skip_block(void *arg, uint32_t piece, uint32_t block)
 
 	/* Over budget: only continue pieces that already have a buffer. */
 	if (c->t->pbufs[piece] == NULL && c->t->pbuf_bytes >= TORRENT_PIECE_BUDGET)
-		return 1;
+		return PICKER_SKIP_PIECE;
 	if (c->t->pbufs[piece] != NULL && c->t->pbufs[piece]->verifying)
-		return 1;
-	return c->endgame && peer_has_req(c->p, piece, block);
+		return PICKER_SKIP_PIECE;
+	return c->endgame && peer_has_req(c->p, piece, block) ? PICKER_SKIP_BLOCK : 0;
 }
 
 static void
@@ -343,7 +342,7 @@ fill_requests(struct torrent *t, struct peer *p)
 {
 	struct picker_block blocks[64];
 	struct skip_ctx ctx = {t, p, 0};
-	struct picker_peer pp = {p->have, skip_block, &ctx};
+	struct picker_peer pp = {p->have, skip_block, &ctx, 0};
 	int n, i;
 
 	if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || t->stopping)
@@ -352,6 +351,7 @@ fill_requests(struct torrent *t, struct peer *p)
 		unsigned want = p->max_reqs - p->nreqs;
 
 		ctx.endgame = picker_in_endgame(t->picker);
+		pp.partials_only = t->pbuf_bytes >= TORRENT_PIECE_BUDGET;
 		if (want > 64)
 			want = 64;
 		n = picker_pick_peer(t->picker, &pp, want, blocks, loop_now_ms(t->loop));
@@ -729,10 +729,10 @@ on_closed(struct peer *p)
 }
 
 static const struct peer_ops peer_ops = {
-	.handshake = on_handshake,
-	.message = on_message,
-	.writable = NULL,
-	.closed = on_closed,
+    .handshake = on_handshake,
+    .message = on_message,
+    .writable = NULL,
+    .closed = on_closed,
 };
 
 /* ---- connections --------------------------------------------------------- */
@@ -763,8 +763,8 @@ connect_more(struct torrent *t)
 
 	if (t->stopping || t->checking || t->complete)
 		return;
-	for (i = 0; i < t->ncands && active + connecting < t->cfg.max_peers &&
-		    connecting < MAX_HALF_OPEN;
+	for (i = 0;
+	     i < t->ncands && active + connecting < t->cfg.max_peers && connecting < MAX_HALF_OPEN;
 	     i++) {
 		struct candidate *c = &t->cands[i];
 		char ip[INET6_ADDRSTRLEN];
@@ -835,9 +835,11 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 
 		if (c < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
-				/* Out of descriptors: stop accepting for a tick instead of spinning. */
+				/* Out of descriptors: stop accepting for a tick instead of
+				 * spinning. */
 				loop_io_set_events(io, 0);
-				tlog(t, TORRENT_LOG_WARNING, "out of file descriptors; pausing accept");
+				tlog(t, TORRENT_LOG_WARNING,
+				     "out of file descriptors; pausing accept");
 			}
 			return;
 		}
@@ -961,15 +963,15 @@ on_tick(struct loop_timer *tm, void *arg)
 		{
 			double depth = p->down_rate * REQUEST_QUEUE_SECONDS / PICKER_BLOCK_SIZE;
 
-			p->max_reqs = depth < MIN_QUEUE ? MIN_QUEUE
+			p->max_reqs = depth < MIN_QUEUE		  ? MIN_QUEUE
 				      : depth > PEER_MAX_REQUESTS ? PEER_MAX_REQUESTS
-								 : (unsigned)depth;
+								  : (unsigned)depth;
 			if (p->max_reqs < p->nreqs / 2)
 				p->max_reqs = p->nreqs / 2 + MIN_QUEUE;
 		}
 		/* Snubbed: requests out but nothing for a while; give them to others. */
-		if (p->nreqs > 0 && now - (p->last_piece_ms ? p->last_piece_ms : p->reqs[0].sent_ms) >
-					    SNUB_MS) {
+		if (p->nreqs > 0 &&
+		    now - (p->last_piece_ms ? p->last_piece_ms : p->reqs[0].sent_ms) > SNUB_MS) {
 			if (!p->snubbed)
 				tlog(t, TORRENT_LOG_DEBUG, "%s: snubbed", p->name);
 			p->snubbed = 1;
@@ -1063,7 +1065,7 @@ trk_log(void *arg, enum tracker_log_level level, const char *msg)
 	struct torrent *t = arg;
 
 	tlog(t,
-	     level == TRACKER_LOG_ERROR     ? TORRENT_LOG_WARNING
+	     level == TRACKER_LOG_ERROR	    ? TORRENT_LOG_WARNING
 	     : level == TRACKER_LOG_WARNING ? TORRENT_LOG_WARNING
 					    : TORRENT_LOG_INFO,
 	     "%s", msg);
@@ -1090,7 +1092,8 @@ check_work(void *arg)
 	struct error err;
 
 	if (resume_state_init(&rs, t->mi->info_hash, t->mi->piece_count, t->mi->nfiles) == 0) {
-		if (resume_load(t->resume_path, &rs, &err) == 0 && resume_matches(&rs, t->st) == 1) {
+		if (resume_load(t->resume_path, &rs, &err) == 0 &&
+		    resume_matches(&rs, t->st) == 1) {
 			memcpy(j->have, rs.have, resume_have_len(t->mi->piece_count));
 			t->resume_uploaded = rs.uploaded;
 			t->resume_downloaded = rs.downloaded;
@@ -1127,8 +1130,8 @@ check_done(void *arg)
 	t->verified_at_start = j->have;
 	t->have_at_start = t->have_count;
 	j->have = NULL;
-	tlog(t, TORRENT_LOG_INFO, "%s: %u of %u pieces on disk", j->trusted ? "resume data" : "checked",
-	     t->have_count, t->mi->piece_count);
+	tlog(t, TORRENT_LOG_INFO, "%s: %u of %u pieces on disk",
+	     j->trusted ? "resume data" : "checked", t->have_count, t->mi->piece_count);
 	if (!j->trusted)
 		save_resume(t);
 	if (t->ops->checked != NULL)
@@ -1202,8 +1205,9 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 	}
 	t->have = calloc(1, resume_have_len(mi->piece_count) + 1);
 	t->pbufs = calloc(mi->piece_count, sizeof *t->pbufs);
-	t->picker = picker_new(mi->piece_count, mi->piece_length, mi->total_length,
-			       ((uint64_t)t->peer_id[8] << 32) | t->peer_id[9] | (uint64_t)getpid());
+	t->picker =
+	    picker_new(mi->piece_count, mi->piece_length, mi->total_length,
+		       ((uint64_t)t->peer_id[8] << 32) | t->peer_id[9] | (uint64_t)getpid());
 	t->tick = loop_timer_new(loop, on_tick, t);
 	t->reaper = loop_timer_new(loop, reap, t);
 	t->pool = loop_pool_new(loop, t->cfg.verify_threads);

@@ -748,3 +748,42 @@ Test(picker, million_pieces, .timeout = 60)
 	free(common);
 	picker_free(p);
 }
+
+static int skip_calls;
+
+static int
+skip_whole_piece(void *ctx, uint32_t piece, uint32_t block)
+{
+	skip_calls++;
+	return piece == *(uint32_t *)ctx ? PICKER_SKIP_PIECE : 0;
+}
+
+Test(picker, skip_piece_and_partials_only)
+{
+	/* 4 pieces of 4 blocks each. */
+	struct picker *p =
+	    picker_new(4, 4 * PICKER_BLOCK_SIZE, 16 * (uint64_t)PICKER_BLOCK_SIZE, 3);
+	struct picker_block out[16];
+	uint32_t unwanted = 0;
+	struct picker_peer peer = {NULL, skip_whole_piece, &unwanted, 0};
+	int n, i;
+
+	cr_assert_not_null(p);
+	picker_peer_bitfield(p, NULL);
+	/* A skipped piece costs one callback, not one per block. */
+	skip_calls = 0;
+	n = picker_pick_peer(p, &peer, 16, out, 0);
+	cr_assert_eq(n, 12);
+	for (i = 0; i < n; i++)
+		cr_assert_neq(out[i].piece, 0);
+	cr_assert_eq(skip_calls, 12 + 1);
+	/* Start piece 2; with partials_only nothing else is offered. */
+	cr_assert_eq(picker_block_requested(p, 2, 0), 0);
+	peer.skip = NULL;
+	peer.partials_only = 1;
+	n = picker_pick_peer(p, &peer, 16, out, 0);
+	cr_assert_eq(n, 3);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(out[i].piece, 2);
+	picker_free(p);
+}

@@ -54,7 +54,14 @@ def main():
         "unchoke_slots_limit": -1,
         "user_agent": "lt_seed/" + lt.__version__,
     }
+    if a.upload_limit:
+        settings["upload_rate_limit"] = a.upload_limit
     ses = lt.session(settings)
+    # By default peers on loopback/LAN belong to the "local" peer class,
+    # which no rate limit applies to: put every address in the global class.
+    f = lt.ip_filter()
+    f.add_rule("0.0.0.0", "255.255.255.255", 1 << ses.global_peer_class_id)
+    ses.set_peer_class_filter(f)
     ses.add_extension("ut_metadata")  # no ut_pex: PEX stays off
 
     ti = lt.torrent_info(a.torrent)
@@ -68,10 +75,8 @@ def main():
     if a.partial:
         p.piece_priorities = [0] * ti.num_pieces()
     h = ses.add_torrent(p)
-    if a.upload_limit:
-        h.set_upload_limit(a.upload_limit)
 
-    ntrackers = len(ti.trackers())
+    ntrackers = len(list(ti.trackers()))
     answered = set()
     ready = False
     deadline = time.monotonic() + a.timeout
