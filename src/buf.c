@@ -72,6 +72,19 @@ buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+void *
+buf_extend(struct buf *b, size_t n)
+{
+	void *at;
+
+	if (buf_reserve(b, n) < 0)
+		return NULL;
+	at = b->data + b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return at;
+}
+
 int
 buf_putc(struct buf *b, int c)
 {

@@ -25,6 +25,8 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_putc(struct buf *b, int c);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Extends the buffer by n uninitialised bytes and returns where they start (NULL past max). */
+void *buf_extend(struct buf *b, size_t n);
 /* Hands the data to the caller (free() it); the buf is left empty. */
 uint8_t *buf_steal(struct buf *b, size_t *len);
 

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "loop.h"
 #include "metainfo.h"
+#include "ratelimit.h"
 #include "torrent.h"
 
 #define MAX_PEER_ARGS 64
@@ -34,9 +35,32 @@ struct dl {
 	int interrupted;
 	int failed;
 	int done;
+	int seed;	       /* keep seeding after completion */
+	int seed_only;	       /* `pieces seed`: never download */
+	double seed_ratio;     /* stop at this upload/size ratio; 0 = no limit */
+	uint64_t seed_time_ms; /* stop after seeding this long; 0 = no limit */
+	uint64_t seed_start_ms;
 	uint64_t start_ms;
 	char fatal[256];
 };
+
+static void
+seed_usage(FILE *f)
+{
+	fputs("usage: pieces seed [OPTIONS] FILE.torrent DIR\n"
+	      "\n"
+	      "Verifies the data in DIR (using resume data when it still matches) and\n"
+	      "seeds it until Ctrl-C, --seed-ratio or --seed-time.\n"
+	      "      --peer HOST:PORT     connect to this peer too (repeatable)\n"
+	      "  -p, --port N             listen port (default 6881; 0 = any)\n"
+	      "      --bind ADDR          listen address (default: all)\n"
+	      "      --max-up RATE        upload limit, e.g. 500K or 2M (bytes/s)\n"
+	      "      --slots N            upload slots (default 4)\n"
+	      "      --seed-ratio R       stop after uploading R times the torrent size\n"
+	      "      --seed-time DURATION stop after seeding this long (e.g. 90s, 30m, 2h)\n"
+	      "  -v, --verbose / -q, --quiet\n",
+	      f);
+}
 
 static void
 dl_usage(FILE *f)
@@ -51,6 +75,12 @@ dl_usage(FILE *f)
 	      "  -p, --port N         listen port for incoming peers (default 6881; 0 = any)\n"
 	      "      --bind ADDR      listen address (default: all IPv4 addresses)\n"
 	      "      --max-peers N    connections at most (default 50)\n"
+	      "      --max-down RATE  download limit, e.g. 500K or 2M (bytes/s)\n"
+	      "      --max-up RATE    upload limit\n"
+	      "      --slots N        upload slots (default 4)\n"
+	      "      --seed           keep seeding after the download completes\n"
+	      "      --seed-ratio R   ... until uploaded = R x size (implies --seed)\n"
+	      "      --seed-time D    ... for this long, e.g. 90s, 30m, 2h (implies --seed)\n"
 	      "  -v, --verbose        log peers and trackers\n"
 	      "  -q, --quiet          only errors\n",
 	      f);
@@ -97,12 +127,22 @@ show_progress(struct dl *d, int final)
 			fprintf(stderr, "\r\033[Kchecking existing data...");
 		return;
 	}
-	if (d->tty)
+	if (s.complete) {
+		char up[32], sent[32];
+
+		fmt_rate(s.up_rate, up, sizeof up);
+		cmd_human_size(s.uploaded, sent, sizeof sent);
+		fprintf(stderr, "%sseeding  up %s  uploaded %s  ratio %.2f  %u peer%s%s",
+			d->tty ? "\r\033[K" : "", up, sent,
+			s.total ? (double)s.uploaded / (double)s.total : 0.0, s.peers,
+			s.peers == 1 ? "" : "s", d->tty ? "" : "\n");
+	} else if (d->tty) {
 		fprintf(stderr, "\r\033[K%5.1f%%  %s  %u peer%s  ETA %s", pct, rate, s.peers,
 			s.peers == 1 ? "" : "s", eta);
-	else
+	} else {
 		fprintf(stderr, "%5.1f%%  %s  %u peer%s  ETA %s\n", pct, rate, s.peers,
 			s.peers == 1 ? "" : "s", eta);
+	}
 	if (final && d->tty)
 		fputc('\n', stderr);
 }
@@ -111,9 +151,27 @@ static void
 on_progress(struct loop_timer *tm, void *arg)
 {
 	struct dl *d = arg;
+	struct torrent_stats s;
 
 	if (d->verbosity > 0)
 		show_progress(d, 0);
+	torrent_get_stats(d->t, &s);
+	if (d->seed && s.complete && !d->interrupted && !d->done) {
+		uint64_t now = loop_now_ms(d->loop);
+
+		if ((d->seed_ratio > 0 && s.total > 0 &&
+		     (double)s.uploaded >= d->seed_ratio * (double)s.total) ||
+		    (d->seed_time_ms > 0 && now - d->seed_start_ms >= d->seed_time_ms)) {
+			d->done = 1;
+			if (d->verbosity > 0) {
+				if (d->tty)
+					fputs("\r\033[K", stderr);
+				fputs("pieces: seeding goal reached\n", stderr);
+			}
+			torrent_stop(d->t);
+			return;
+		}
+	}
 	loop_timer_start(tm, d->tty ? 1000 : 10000);
 }
 
@@ -136,9 +194,12 @@ on_log(void *arg, enum torrent_log_level level, const char *msg)
 static void
 on_checked(void *arg, uint32_t have, uint32_t total)
 {
-	(void)arg;
-	(void)have;
-	(void)total;
+	struct dl *d = arg;
+
+	if (d->seed_only && have < total && d->verbosity > 0)
+		fprintf(stderr,
+			"pieces: warning: only %u of %u pieces are present; seeding those\n", have,
+			total);
 }
 
 static void
@@ -146,6 +207,18 @@ on_complete(void *arg)
 {
 	struct dl *d = arg;
 
+	if (d->seed) {
+		d->seed_start_ms = loop_now_ms(d->loop);
+		if (d->verbosity > 0) {
+			if (d->tty)
+				fputs("\r\033[K", stderr);
+			fputs(d->seed_only
+				  ? "pieces: seeding (Ctrl-C to stop)\n"
+				  : "pieces: download complete; seeding (Ctrl-C to stop)\n",
+			      stderr);
+		}
+		return;
+	}
 	d->done = 1;
 	torrent_stop(d->t);
 }
@@ -243,8 +316,54 @@ parse_num(const char *s, long max)
 	return v;
 }
 
+/* "90", "90s", "30m", "2h", "1d" -> milliseconds; 0 on error. */
+static uint64_t
+parse_duration(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || v <= 0)
+		return 0;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		v *= 60;
+		break;
+	case 'h':
+		v *= 3600;
+		break;
+	case 'd':
+		v *= 86400;
+		break;
+	default:
+		return 0;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return 0;
+	return (uint64_t)(v * 1000.0);
+}
+
+static int run(int argc, char **argv, int seed_cmd);
+
 int
 cmd_download(int argc, char **argv)
+{
+	return run(argc, argv, 0);
+}
+
+int
+cmd_seed(int argc, char **argv)
+{
+	return run(argc, argv, 1);
+}
+
+static int
+run(int argc, char **argv, int seed_cmd)
 {
 	static const struct option longopts[] = {
 	    {"output", required_argument, NULL, 'o'},
@@ -252,6 +371,12 @@ cmd_download(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"bind", required_argument, NULL, 'B'},
 	    {"max-peers", required_argument, NULL, 'M'},
+	    {"max-down", required_argument, NULL, 'D'},
+	    {"max-up", required_argument, NULL, 'U'},
+	    {"slots", required_argument, NULL, 'S'},
+	    {"seed", no_argument, NULL, 's'},
+	    {"seed-ratio", required_argument, NULL, 'r'},
+	    {"seed-time", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -274,7 +399,8 @@ cmd_download(int argc, char **argv)
 	cfg.port = 6881;
 	d.verbosity = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:p:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, seed_cmd ? "p:vqh" : "o:p:vqh", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'o':
 			cfg.dir = optarg;
@@ -303,6 +429,42 @@ cmd_download(int argc, char **argv)
 			}
 			cfg.max_peers = (unsigned)v;
 			break;
+		case 'D':
+		case 'U':
+			if (ratelimit_parse(optarg, c == 'D' ? &cfg.max_down : &cfg.max_up, NULL) <
+			    0) {
+				cmd_error("invalid rate '%s' (e.g. 500K, 2M)", optarg);
+				return CMD_EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			if ((v = parse_num(optarg, 1000)) <= 0) {
+				cmd_error("invalid --slots '%s'", optarg);
+				return CMD_EXIT_USAGE;
+			}
+			cfg.upload_slots = (unsigned)v;
+			break;
+		case 's':
+			d.seed = 1;
+			break;
+		case 'r': {
+			char *end;
+
+			d.seed_ratio = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || d.seed_ratio <= 0) {
+				cmd_error("invalid --seed-ratio '%s'", optarg);
+				return CMD_EXIT_USAGE;
+			}
+			d.seed = 1;
+			break;
+		}
+		case 't':
+			if ((d.seed_time_ms = parse_duration(optarg)) == 0) {
+				cmd_error("invalid --seed-time '%s' (e.g. 90s, 30m, 2h)", optarg);
+				return CMD_EXIT_USAGE;
+			}
+			d.seed = 1;
+			break;
 		case 'v':
 			d.verbosity = 2;
 			break;
@@ -310,16 +472,22 @@ cmd_download(int argc, char **argv)
 			d.verbosity = 0;
 			break;
 		case 'h':
-			dl_usage(stdout);
+			(seed_cmd ? seed_usage : dl_usage)(stdout);
 			return CMD_EXIT_OK;
 		default:
-			dl_usage(stderr);
+			(seed_cmd ? seed_usage : dl_usage)(stderr);
 			return CMD_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		dl_usage(stderr);
+	if (optind != argc - 1 - seed_cmd) {
+		(seed_cmd ? seed_usage : dl_usage)(stderr);
 		return CMD_EXIT_USAGE;
+	}
+	if (seed_cmd) {
+		cfg.dir = argv[optind + 1];
+		cfg.seed_only = 1;
+		d.seed = 1;
+		d.seed_only = 1;
 	}
 	if (strncmp(argv[optind], "magnet:", 7) == 0) {
 		cmd_error("magnet links are not supported by download yet: use a .torrent file");
@@ -380,7 +548,7 @@ cmd_download(int argc, char **argv)
 	}
 	if (d.failed)
 		cmd_error("%s", d.fatal);
-	else if (s.complete)
+	else if (s.complete || (d.seed_only && d.interrupted))
 		rc = CMD_EXIT_OK;
 	else if (d.interrupted)
 		cmd_error("interrupted; run the same command again to resume");

@@ -20,6 +20,8 @@ usage(FILE *f)
 	      "  create [OPTIONS] PATH      make a .torrent of a file or directory\n"
 	      "  download [OPTIONS] FILE.torrent\n"
 	      "                             download into a folder (resumable)\n"
+	      "  seed [OPTIONS] FILE.torrent DIR\n"
+	      "                             verify DIR and seed it\n"
 	      "\n"
 	      "  pieces COMMAND --help      options of one command\n"
 	      "  pieces --version           print the version\n",
@@ -80,6 +82,8 @@ main(int argc, char **argv)
 		return cmd_create(argc - 1, argv + 1);
 	if (strcmp(cmd, "download") == 0)
 		return cmd_download(argc - 1, argv + 1);
+	if (strcmp(cmd, "seed") == 0)
+		return cmd_seed(argc - 1, argv + 1);
 	/* `pieces FILE.torrent` is short for `pieces download FILE.torrent`. */
 	if (strlen(cmd) > 8 && strcmp(cmd + strlen(cmd) - 8, ".torrent") == 0)
 		return cmd_download(argc, argv);

@@ -87,12 +87,13 @@ peer_new(struct loop *loop, int fd, const struct sockaddr *sa, socklen_t salen,
 	p->in = malloc(p->in_cap);
 	p->have = calloc(1, (piece_count + 7) / 8 + 1);
 	p->reqs = calloc(PEER_MAX_REQUESTS, sizeof *p->reqs);
+	p->ureqs = calloc(PEER_MAX_UPLOAD_QUEUE, sizeof *p->ureqs);
 	buf_init(&p->out, PEER_OUT_MAX);
 	p->am_choking = 1;
 	p->peer_choking = 1;
 	p->max_reqs = 16;
 	p->created_ms = p->last_recv_ms = p->last_send_ms = loop_now_ms(loop);
-	if (p->in == NULL || p->have == NULL || p->reqs == NULL) {
+	if (p->in == NULL || p->have == NULL || p->reqs == NULL || p->ureqs == NULL) {
 		peer_free(p);
 		return NULL;
 	}
@@ -116,6 +117,8 @@ update_events(struct peer *p)
 		ev = POLLOUT;
 	else if (p->out.len > 0)
 		ev |= POLLOUT;
+	if (p->read_paused && p->state != PEER_CONNECTING)
+		ev &= (short)~POLLIN;
 	if (p->io != NULL && loop_io_events(p->io) != ev)
 		loop_io_set_events(p->io, ev);
 }
@@ -229,6 +232,7 @@ peer_free(struct peer *p)
 	free(p->in);
 	free(p->have);
 	free(p->reqs);
+	free(p->ureqs);
 	buf_free(&p->out);
 	free(p);
 }
@@ -349,6 +353,17 @@ read_input(struct peer *p)
 		size_t room = p->in_cap - p->in_len;
 		ssize_t r;
 
+		if (p->ops->can_read != NULL) {
+			size_t allow = p->ops->can_read(p);
+
+			if (allow == 0) {
+				p->read_paused = 1;
+				update_events(p);
+				return;
+			}
+			if (room > allow)
+				room = allow;
+		}
 		if (room == 0) {
 			/* A full buffer with no complete frame cannot happen: frames fit. */
 			peer_close(p, "input buffer overflow");
@@ -369,6 +384,8 @@ read_input(struct peer *p)
 		}
 		p->in_len += (size_t)r;
 		p->last_recv_ms = loop_now_ms(p->loop);
+		if (p->ops->did_read != NULL)
+			p->ops->did_read(p, (size_t)r);
 		budget -= (size_t)r < budget ? (size_t)r : budget;
 		process_input(p);
 		if ((size_t)r < room)
@@ -481,6 +498,40 @@ peer_send_piece(struct peer *p, uint32_t piece, uint32_t begin, const void *data
 
 	queue(p, h, wire_encode_piece_header(h, piece, begin, len));
 	queue(p, data, len);
+}
+
+void
+peer_resume_read(struct peer *p)
+{
+	if (!p->read_paused || p->state == PEER_CLOSED)
+		return;
+	p->read_paused = 0;
+	update_events(p);
+}
+
+uint8_t *
+peer_queue_piece(struct peer *p, uint32_t piece, uint32_t begin, uint32_t len)
+{
+	uint8_t *h;
+
+	if (p->state == PEER_CLOSED)
+		return NULL;
+	h = buf_extend(&p->out, WIRE_PIECE_HEADER_LEN + (size_t)len);
+	if (h == NULL) {
+		peer_close(p, "output queue full");
+		return NULL;
+	}
+	wire_encode_piece_header(h, piece, begin, len);
+	update_events(p);
+	return h + WIRE_PIECE_HEADER_LEN;
+}
+
+void
+peer_unqueue_piece(struct peer *p, uint32_t len)
+{
+	size_t n = WIRE_PIECE_HEADER_LEN + (size_t)len;
+
+	p->out.len -= n < p->out.len ? n : p->out.len;
 }
 
 size_t

@@ -27,9 +27,9 @@ enum peer_state {
 	PEER_CLOSED,
 };
 
-#define PEER_NAME_LEN 64
+#define PEER_NAME_LEN	  64
 #define PEER_MAX_REQUESTS 512 /* blocks we keep in flight to one peer at most */
-#define PEER_OUT_MAX (4u << 20)
+#define PEER_OUT_MAX	  (4u << 20)
 
 struct peer;
 
@@ -42,6 +42,12 @@ struct peer_ops {
 	void (*writable)(struct peer *p);
 	/* The connection ended (called once, reason is static text or p->close_reason). */
 	void (*closed)(struct peer *p);
+	/*
+	 * Optional download rate limiting: how many bytes may be read now (0
+	 * pauses reading until peer_resume_read()), and how many were read.
+	 */
+	size_t (*can_read)(struct peer *p);
+	void (*did_read)(struct peer *p, size_t n);
 };
 
 struct peer_req {
@@ -49,6 +55,15 @@ struct peer_req {
 	uint32_t block;
 	uint64_t sent_ms;
 };
+
+/* A block the peer asked us for, not sent yet. */
+struct peer_ureq {
+	uint32_t piece;
+	uint32_t begin;
+	uint32_t len;
+};
+
+#define PEER_MAX_UPLOAD_QUEUE 1024 /* requests from one peer we keep; more are dropped */
 
 struct peer {
 	/* owner's links */
@@ -85,7 +100,7 @@ struct peer {
 
 	/* protocol state, owned by the torrent */
 	int am_choking, am_interested, peer_choking, peer_interested;
-	uint8_t *have;	   /* the peer's bitfield, BEP 3 bit order */
+	uint8_t *have; /* the peer's bitfield, BEP 3 bit order */
 	uint32_t have_count;
 	struct peer_req *reqs; /* blocks requested and not yet received */
 	unsigned nreqs;
@@ -96,6 +111,17 @@ struct peer {
 	uint64_t rate_bytes;	       /* payload received in the current second */
 	double down_rate;	       /* bytes/s, smoothed */
 	uint64_t last_piece_ms;	       /* when a block last arrived */
+
+	/* uploads: requests queued by the peer, served as the socket drains */
+	struct peer_ureq *ureqs;
+	unsigned nureqs;
+	unsigned dropped_reqs;	/* requests dropped over the queue cap */
+	unsigned bad_reqs;	/* requests for pieces we lack or bad ranges */
+	uint64_t up_rate_bytes; /* payload sent in the current second */
+	double up_rate;
+	uint64_t unchoked_ms; /* when we last unchoked it */
+	int optimistic;
+	int read_paused;
 };
 
 /* Starts a non-blocking connect (NULL with errno on immediate failure); the
@@ -105,8 +131,8 @@ struct peer *peer_connect(struct loop *loop, const struct sockaddr *sa, socklen_
 			  uint32_t piece_count, const struct peer_ops *ops, void *owner);
 /* Wraps an accepted socket; our handshake goes out after theirs is checked. */
 struct peer *peer_accept(struct loop *loop, int fd, const struct sockaddr *sa, socklen_t salen,
-			 const uint8_t info_hash[20], const uint8_t my_id[20],
-			 uint32_t piece_count, const struct peer_ops *ops, void *owner);
+			 const uint8_t info_hash[20], const uint8_t my_id[20], uint32_t piece_count,
+			 const struct peer_ops *ops, void *owner);
 /* Closes (idempotent); ops->closed runs once, synchronously. */
 void peer_close(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void peer_free(struct peer *p);
@@ -121,6 +147,16 @@ void peer_send_keepalive(struct peer *p);
 /* A piece message header followed by data (copied into the queue). */
 void peer_send_piece(struct peer *p, uint32_t piece, uint32_t begin, const void *data,
 		     uint32_t len);
+/*
+ * Queues a piece message for len bytes and returns where its block data
+ * goes, so the caller can pread() straight into the output queue (no
+ * intermediate copy). NULL when the queue is full (the peer is closed).
+ */
+uint8_t *peer_queue_piece(struct peer *p, uint32_t piece, uint32_t begin, uint32_t len);
+/* Takes back the piece message just queued by peer_queue_piece(p, ..., len) (a failed read). */
+void peer_unqueue_piece(struct peer *p, uint32_t len);
+/* Reading was paused because can_read() said 0: start again. */
+void peer_resume_read(struct peer *p);
 /* Bytes queued and not yet written. */
 size_t peer_queued(const struct peer *p);
 

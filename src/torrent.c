@@ -33,8 +33,10 @@
 #include <unistd.h>
 
 #include "announce.h"
+#include "choker.h"
 #include "peer.h"
 #include "picker.h"
+#include "ratelimit.h"
 #include "resume.h"
 #include "sha1.h"
 #include "storage.h"
@@ -53,6 +55,10 @@
 #define MAX_CONTRIB	      8
 #define MIN_QUEUE	      8
 #define REQUEST_QUEUE_SECONDS 1.0
+#define UPLOAD_LOW_WATER      (256u << 10) /* refill a peer's output below this */
+#define MAX_BAD_REQUESTS      64	   /* requests for pieces we lack before we hang up */
+#define MAX_DROPPED_REQUESTS  4096	   /* requests past the queue cap before we hang up */
+#define CHOKE_INTERVAL_MS     10000
 
 struct pbuf {
 	uint32_t piece;
@@ -108,10 +114,11 @@ struct torrent {
 	struct storage *st;
 	struct picker *picker;
 	struct tracker *tracker;
+	struct choker *choker;
 	struct loop_timer *tick;
 	struct loop_timer *reaper;
-	int listen_fd;
-	struct loop_io *listen_io;
+	int listen_fd[2]; /* IPv4 and IPv6 */
+	struct loop_io *listen_io[2];
 	uint16_t port;
 
 	uint8_t *have; /* verified pieces, BEP 3 order */
@@ -129,8 +136,11 @@ struct torrent {
 	size_t nstrikes;
 
 	uint64_t downloaded, uploaded, wasted;
-	uint64_t rate_bytes;
-	double down_rate;
+	uint64_t rate_bytes, up_rate_bytes;
+	double down_rate, up_rate;
+	uint64_t last_choke_ms;
+	struct ratelimit down_limit, up_limit;
+	struct loop_timer *rate_timer; /* wakes paused readers and uploads */
 	uint32_t failed_pieces;
 	uint32_t redownloaded;
 	uint32_t have_at_start;
@@ -345,7 +355,8 @@ fill_requests(struct torrent *t, struct peer *p)
 	struct picker_peer pp = {p->have, skip_block, &ctx, 0};
 	int n, i;
 
-	if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || t->stopping)
+	if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || t->stopping ||
+	    t->cfg.seed_only)
 		return;
 	while (p->nreqs < p->max_reqs && p->nreqs < PEER_MAX_REQUESTS) {
 		unsigned want = p->max_reqs - p->nreqs;
@@ -387,7 +398,7 @@ wants_from(struct torrent *t, struct peer *p)
 {
 	uint32_t i, n = t->mi->piece_count;
 
-	if (t->complete)
+	if (t->complete || t->cfg.seed_only)
 		return 0;
 	for (i = 0; i < (n + 7) / 8; i++) {
 		if (p->have[i] & (uint8_t)~t->have[i]) {
@@ -529,6 +540,217 @@ start_verify(struct torrent *t, struct pbuf *pb)
 	}
 }
 
+/* ---- uploads ------------------------------------------------------------- */
+
+/*
+ * Serves queued requests while the peer's output queue is short: each block
+ * is read with pread straight into the queue just before it is sent, so
+ * memory holds at most UPLOAD_LOW_WATER plus one block per peer.
+ */
+static void
+pump_uploads(struct torrent *t, struct peer *p)
+{
+	while (p->nureqs > 0 && p->state == PEER_ACTIVE && !p->am_choking &&
+	       peer_queued(p) < UPLOAD_LOW_WATER) {
+		struct peer_ureq r = p->ureqs[0];
+		uint8_t *dst;
+		int rc;
+
+		if (t->up_limit.rate > 0) {
+			ratelimit_refill(&t->up_limit, loop_now_ms(t->loop));
+			if (t->up_limit.tokens < r.len) {
+				if (!loop_timer_armed(t->rate_timer))
+					loop_timer_start(t->rate_timer,
+							 ratelimit_wait_ms(&t->up_limit, r.len));
+				return;
+			}
+			ratelimit_take(&t->up_limit, r.len);
+		}
+		p->nureqs--;
+		memmove(p->ureqs, p->ureqs + 1, p->nureqs * sizeof *p->ureqs);
+		if ((dst = peer_queue_piece(p, r.piece, r.begin, r.len)) == NULL)
+			return;
+		rc = storage_read(t->st, (uint64_t)r.piece * t->mi->piece_length + r.begin, dst,
+				  r.len);
+		if (rc < 0) {
+			peer_unqueue_piece(p, r.len);
+			tlog(t, TORRENT_LOG_WARNING, "cannot read piece %u: %s", r.piece,
+			     strerror(-rc));
+			peer_close(p, "local read error");
+			return;
+		}
+		p->uploaded += r.len;
+		p->up_rate_bytes += r.len;
+		t->uploaded += r.len;
+		t->up_rate_bytes += r.len;
+	}
+}
+
+static void
+on_request(struct torrent *t, struct peer *p, const struct wire_msg *m)
+{
+	uint32_t psize = metainfo_piece_size(t->mi, m->index);
+	struct peer_ureq *r;
+
+	/* BEP 3: requests from a choked peer are ignored. */
+	if (p->am_choking)
+		return;
+	if (!bit_get(t->have, m->index) || wire_check_block(m->begin, m->length, psize) < 0) {
+		if (++p->bad_reqs > MAX_BAD_REQUESTS)
+			peer_close(p, "requests for pieces we do not have");
+		return;
+	}
+	if (p->nureqs >= PEER_MAX_UPLOAD_QUEUE) {
+		if (++p->dropped_reqs > MAX_DROPPED_REQUESTS)
+			peer_close(p, "request flood");
+		return;
+	}
+	r = &p->ureqs[p->nureqs++];
+	r->piece = m->index;
+	r->begin = m->begin;
+	r->len = m->length;
+	pump_uploads(t, p);
+}
+
+static void
+on_cancel(struct peer *p, const struct wire_msg *m)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nureqs; i++) {
+		if (p->ureqs[i].piece == m->index && p->ureqs[i].begin == m->begin &&
+		    p->ureqs[i].len == m->length) {
+			p->nureqs--;
+			memmove(p->ureqs + i, p->ureqs + i + 1, (p->nureqs - i) * sizeof *p->ureqs);
+			return;
+		}
+	}
+}
+
+static void
+set_choke(struct torrent *t, struct peer *p, int choke)
+{
+	if (p->am_choking == choke)
+		return;
+	p->am_choking = choke;
+	peer_send_state(p, choke ? WIRE_CHOKE : WIRE_UNCHOKE);
+	if (choke)
+		p->nureqs = 0; /* BEP 3: a choke discards pending requests */
+	p->unchoked_ms = loop_now_ms(t->loop);
+}
+
+static unsigned
+count_unchoked(const struct torrent *t)
+{
+	const struct peer *p;
+	unsigned n = 0;
+
+	for (p = t->peers; p != NULL; p = p->next)
+		n += p->state == PEER_ACTIVE && !p->am_choking;
+	return n;
+}
+
+/* One choking round (every CHOKER_ROUND_MS): see choker.h for the policy. */
+static void
+rechoke(struct torrent *t)
+{
+	struct choker_peer *cp;
+	struct peer *p, **ps;
+	size_t n = 0, i, *out;
+	int k, j;
+
+	for (p = t->peers; p != NULL; p = p->next)
+		n += p->state == PEER_ACTIVE;
+	if (n == 0)
+		return;
+	cp = calloc(n, sizeof *cp);
+	ps = calloc(n, sizeof *ps);
+	out = calloc(choker_slots(t->choker) + 1, sizeof *out);
+	if (cp == NULL || ps == NULL || out == NULL)
+		goto out;
+	i = 0;
+	for (p = t->peers; p != NULL; p = p->next) {
+		if (p->state != PEER_ACTIVE)
+			continue;
+		ps[i] = p;
+		cp[i].id = p;
+		cp[i].down_rate = (uint64_t)p->down_rate;
+		cp[i].up_rate = (uint64_t)p->up_rate;
+		cp[i].connected_ms = p->created_ms;
+		cp[i].since_ms = p->unchoked_ms ? p->unchoked_ms : p->created_ms;
+		cp[i].interested = p->peer_interested;
+		cp[i].is_seed = p->have_count == t->mi->piece_count;
+		cp[i].snubbed = p->snubbed;
+		cp[i].unchoked = !p->am_choking;
+		i++;
+	}
+	if ((k = choker_run(t->choker, cp, n, loop_now_ms(t->loop), t->complete, out)) < 0)
+		goto out;
+	/* Unchoke the chosen first, then choke the rest, so slots never sit empty. */
+	for (i = 0; i < n; i++)
+		ps[i]->optimistic = 0;
+	for (j = 0; j < k; j++) {
+		set_choke(t, ps[out[j]], 0);
+		pump_uploads(t, ps[out[j]]);
+		ps[out[j]]->optimistic = choker_optimistic(t->choker) == ps[out[j]];
+		cp[out[j]].id = NULL; /* mark as kept */
+	}
+	for (i = 0; i < n; i++)
+		if (cp[i].id != NULL && ps[i]->state == PEER_ACTIVE)
+			set_choke(t, ps[i], 1);
+out:
+	free(cp);
+	free(ps);
+	free(out);
+}
+
+static void
+on_writable(struct peer *p)
+{
+	pump_uploads(p->owner, p);
+}
+
+/* --max-down: peers read only what the bucket allows; the rest waits for the timer. */
+static size_t
+can_read(struct peer *p)
+{
+	struct torrent *t = p->owner;
+
+	if (t->down_limit.rate == 0)
+		return SIZE_MAX;
+	ratelimit_refill(&t->down_limit, loop_now_ms(t->loop));
+	if (t->down_limit.tokens == 0) {
+		if (!loop_timer_armed(t->rate_timer))
+			loop_timer_start(t->rate_timer,
+					 ratelimit_wait_ms(&t->down_limit, PICKER_BLOCK_SIZE));
+		return 0;
+	}
+	return (size_t)t->down_limit.tokens;
+}
+
+static void
+did_read(struct peer *p, size_t n)
+{
+	struct torrent *t = p->owner;
+
+	if (t->down_limit.rate > 0)
+		ratelimit_take(&t->down_limit, n);
+}
+
+static void
+on_rate_timer(struct loop_timer *tm, void *arg)
+{
+	struct torrent *t = arg;
+	struct peer *p, *next;
+
+	for (p = t->peers; p != NULL; p = next) {
+		next = p->next;
+		peer_resume_read(p);
+		if (p->state == PEER_ACTIVE)
+			pump_uploads(t, p);
+	}
+}
+
 /* ---- messages ----------------------------------------------------------- */
 
 static void
@@ -630,6 +852,9 @@ on_message(struct peer *p, const struct wire_msg *m)
 		break;
 	case WIRE_INTERESTED:
 		p->peer_interested = 1;
+		/* A free upload slot should not wait for the next round. */
+		if (count_unchoked(t) < choker_slots(t->choker) + 1)
+			rechoke(t);
 		break;
 	case WIRE_NOT_INTERESTED:
 		p->peer_interested = 0;
@@ -640,7 +865,7 @@ on_message(struct peer *p, const struct wire_msg *m)
 			p->have_count++;
 			picker_peer_have(t->picker, m->index);
 			if (!p->am_interested && !bit_get(t->have, m->index) &&
-			    picker_priority(t->picker, m->index) > 0) {
+			    picker_priority(t->picker, m->index) > 0 && !t->cfg.seed_only) {
 				p->am_interested = 1;
 				peer_send_state(p, WIRE_INTERESTED);
 			}
@@ -659,9 +884,12 @@ on_message(struct peer *p, const struct wire_msg *m)
 		update_interest(t, p);
 		break;
 	case WIRE_REQUEST:
+		on_request(t, p, m);
+		break;
 	case WIRE_CANCEL:
+		on_cancel(p, m);
+		break;
 	case WIRE_PORT:
-		/* Serving pieces comes with seeding; while choked, requests are ignored. */
 		break;
 	case WIRE_PIECE:
 		on_piece(t, p, m);
@@ -731,7 +959,9 @@ on_closed(struct peer *p)
 static const struct peer_ops peer_ops = {
     .handshake = on_handshake,
     .message = on_message,
-    .writable = NULL,
+    .writable = on_writable,
+    .can_read = can_read,
+    .did_read = did_read,
     .closed = on_closed,
 };
 
@@ -761,7 +991,7 @@ connect_more(struct torrent *t)
 	unsigned connecting, active = count_active(t, &connecting);
 	size_t i;
 
-	if (t->stopping || t->checking || t->complete)
+	if (t->stopping || t->checking)
 		return;
 	for (i = 0;
 	     i < t->ncands && active + connecting < t->cfg.max_peers && connecting < MAX_HALF_OPEN;
@@ -861,38 +1091,71 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 	}
 }
 
+/* Opens one listening socket; port 0 takes the port chosen by an earlier one. */
+static int
+listen_on(struct torrent *t, int slot, const struct sockaddr *sa, socklen_t len, struct error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char name[PEER_NAME_LEN];
+	int fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return error_set(err, ERR_IO, ERROR_NO_OFFSET, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, sa, len) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+
+		close(fd);
+		peer_addr_str(sa, name, sizeof name);
+		return error_set(err, ERR_IO, ERROR_NO_OFFSET, "cannot listen on %s: %s", name,
+				 strerror(e));
+	}
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	t->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						 : ((struct sockaddr_in *)&ss)->sin_port);
+	t->listen_fd[slot] = fd;
+	if ((t->listen_io[slot] = loop_io_add(t->loop, fd, POLLIN, on_accept, t)) == NULL)
+		return error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+	return 0;
+}
+
+/*
+ * Without --bind we listen on every IPv4 and IPv6 address (same port);
+ * with one, on that address only.
+ */
 static int
 start_listen(struct torrent *t, struct error *err)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof sin;
-	int fd, one = 1;
+	struct sockaddr_in6 sin6;
+	const char *a = t->cfg.bind_addr;
+	int rc;
 
 	memset(&sin, 0, sizeof sin);
+	memset(&sin6, 0, sizeof sin6);
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(t->cfg.port);
-	if (t->cfg.bind_addr != NULL && inet_pton(AF_INET, t->cfg.bind_addr, &sin.sin_addr) != 1)
-		return error_set(err, ERR_INVALID, ERROR_NO_OFFSET, "bad listen address '%s'",
-				 t->cfg.bind_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return error_set(err, ERR_IO, ERROR_NO_OFFSET, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(fd, 64) < 0) {
-		int e = errno;
-
-		close(fd);
-		return error_set(err, ERR_IO, ERROR_NO_OFFSET, "cannot listen on port %u: %s",
-				 t->cfg.port, strerror(e));
-	}
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	t->port = ntohs(sin.sin_port);
-	t->listen_fd = fd;
-	t->listen_io = loop_io_add(t->loop, fd, POLLIN, on_accept, t);
-	if (t->listen_io == NULL) {
-		close(fd);
-		t->listen_fd = -1;
-		return error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(t->cfg.port);
+	if (a != NULL && inet_pton(AF_INET, a, &sin.sin_addr) == 1)
+		return listen_on(t, 0, (struct sockaddr *)&sin, sizeof sin, err);
+	if (a != NULL && inet_pton(AF_INET6, a, &sin6.sin6_addr) == 1)
+		return listen_on(t, 1, (struct sockaddr *)&sin6, sizeof sin6, err);
+	if (a != NULL)
+		return error_set(err, ERR_INVALID, ERROR_NO_OFFSET,
+				 "bad listen address '%s' (expected an IPv4 or IPv6 address)", a);
+	if ((rc = listen_on(t, 0, (struct sockaddr *)&sin, sizeof sin, err)) < 0)
+		return rc;
+	/* Same port for IPv6; a host without IPv6 just listens on IPv4. */
+	sin6.sin6_port = htons(t->port);
+	if (listen_on(t, 1, (struct sockaddr *)&sin6, sizeof sin6, NULL) < 0 &&
+	    t->listen_fd[1] >= 0) {
+		close(t->listen_fd[1]);
+		t->listen_fd[1] = -1;
 	}
 	return 0;
 }
@@ -936,11 +1199,15 @@ on_tick(struct loop_timer *tm, void *arg)
 	struct torrent *t = arg;
 	uint64_t now = loop_now_ms(t->loop);
 	struct peer *p, *next;
+	int i;
 
 	t->down_rate = t->down_rate * 0.5 + (double)t->rate_bytes * 0.5;
 	t->rate_bytes = 0;
-	if (t->listen_io != NULL && loop_io_events(t->listen_io) == 0)
-		loop_io_set_events(t->listen_io, POLLIN);
+	t->up_rate = t->up_rate * 0.5 + (double)t->up_rate_bytes * 0.5;
+	t->up_rate_bytes = 0;
+	for (i = 0; i < 2; i++)
+		if (t->listen_io[i] != NULL && loop_io_events(t->listen_io[i]) == 0)
+			loop_io_set_events(t->listen_io[i], POLLIN);
 	for (p = t->peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->state == PEER_CONNECTING && now - p->created_ms > CONNECT_TIMEOUT_MS) {
@@ -960,6 +1227,13 @@ on_tick(struct loop_timer *tm, void *arg)
 		/* Pipeline depth follows the rate: about a second's worth in flight. */
 		p->down_rate = p->down_rate * 0.5 + (double)p->rate_bytes * 0.5;
 		p->rate_bytes = 0;
+		p->up_rate = p->up_rate * 0.5 + (double)p->up_rate_bytes * 0.5;
+		p->up_rate_bytes = 0;
+		/* Two seeds have nothing to say to each other. */
+		if (t->complete && p->have_count == t->mi->piece_count) {
+			peer_close(p, "both seeds");
+			continue;
+		}
 		{
 			double depth = p->down_rate * REQUEST_QUEUE_SECONDS / PICKER_BLOCK_SIZE;
 
@@ -985,6 +1259,10 @@ on_tick(struct loop_timer *tm, void *arg)
 			update_interest(t, p);
 		if (p->state == PEER_ACTIVE)
 			fill_requests(t, p);
+	}
+	if (now - t->last_choke_ms >= CHOKER_ROUND_MS) {
+		t->last_choke_ms = now;
+		rechoke(t);
 	}
 	connect_more(t);
 	if (t->resume_dirty && now - t->last_save_ms >= RESUME_SAVE_MS)
@@ -1139,7 +1417,7 @@ check_done(void *arg)
 	if (t->stopping)
 		goto out;
 	check_complete(t);
-	if (t->complete)
+	if (t->stopping) /* e.g. nothing left to download and not seeding */
 		goto out;
 	memset(&tc, 0, sizeof tc);
 	tc.tiers = t->mi->tiers;
@@ -1181,7 +1459,7 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 	t->cfg = *cfg;
 	t->ops = ops;
 	t->arg = arg;
-	t->listen_fd = -1;
+	t->listen_fd[0] = t->listen_fd[1] = -1;
 	if (t->cfg.max_peers == 0)
 		t->cfg.max_peers = 50;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1208,11 +1486,17 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 	t->picker =
 	    picker_new(mi->piece_count, mi->piece_length, mi->total_length,
 		       ((uint64_t)t->peer_id[8] << 32) | t->peer_id[9] | (uint64_t)getpid());
+	t->choker = choker_new(cfg->upload_slots ? cfg->upload_slots : CHOKER_DEFAULT_SLOTS,
+			       (uint64_t)t->peer_id[10] << 8 | t->peer_id[11]);
 	t->tick = loop_timer_new(loop, on_tick, t);
+	t->rate_timer = loop_timer_new(loop, on_rate_timer, t);
+	ratelimit_init(&t->down_limit, cfg->max_down, 0);
+	ratelimit_init(&t->up_limit, cfg->max_up, 0);
 	t->reaper = loop_timer_new(loop, reap, t);
 	t->pool = loop_pool_new(loop, t->cfg.verify_threads);
 	if (t->dir == NULL || t->resume_path == NULL || t->have == NULL || t->pbufs == NULL ||
-	    t->picker == NULL || t->tick == NULL || t->reaper == NULL || t->pool == NULL) {
+	    t->picker == NULL || t->choker == NULL || t->tick == NULL || t->rate_timer == NULL ||
+	    t->reaper == NULL || t->pool == NULL) {
 		error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
 		torrent_free(t);
 		return NULL;
@@ -1267,6 +1551,7 @@ torrent_get_stats(const struct torrent *t, struct torrent_stats *s)
 	s->uploaded = t->uploaded;
 	s->wasted = t->wasted;
 	s->down_rate = t->down_rate;
+	s->up_rate = t->up_rate;
 	s->have_pieces = t->have_count;
 	s->piece_count = t->mi->piece_count;
 	s->failed_pieces = t->failed_pieces;
@@ -1307,16 +1592,20 @@ void
 torrent_stop(struct torrent *t)
 {
 	struct peer *p;
+	int i;
 
 	if (t->stopping)
 		return;
 	t->stopping = 1;
 	loop_timer_stop(t->tick);
+	loop_timer_stop(t->rate_timer);
 	while ((p = t->peers) != NULL)
 		peer_close(p, "shutting down");
-	if (t->listen_io != NULL) {
-		loop_io_del(t->listen_io);
-		t->listen_io = NULL;
+	for (i = 0; i < 2; i++) {
+		if (t->listen_io[i] != NULL) {
+			loop_io_del(t->listen_io[i]);
+			t->listen_io[i] = NULL;
+		}
 	}
 	/*
 	 * Finish queued verifications so their pieces get recorded; their done
@@ -1356,11 +1645,14 @@ torrent_free(struct torrent *t)
 		peer_free(p);
 	}
 	tracker_free(t->tracker);
-	if (t->listen_io != NULL)
-		loop_io_del(t->listen_io);
-	if (t->listen_fd >= 0)
-		close(t->listen_fd);
+	for (i = 0; i < 2; i++) {
+		if (t->listen_io[i] != NULL)
+			loop_io_del(t->listen_io[i]);
+		if (t->listen_fd[i] >= 0)
+			close(t->listen_fd[i]);
+	}
 	loop_timer_free(t->tick);
+	loop_timer_free(t->rate_timer);
 	loop_timer_free(t->reaper);
 	if (t->pbufs != NULL)
 		for (i = 0; i < t->mi->piece_count; i++)
@@ -1368,6 +1660,7 @@ torrent_free(struct torrent *t)
 				pbuf_free(t, t->pbufs[i]);
 	free(t->pbufs);
 	picker_free(t->picker);
+	choker_free(t->choker);
 	storage_close(t->st);
 	free(t->have);
 	free(t->verified_at_start);

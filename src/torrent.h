@@ -19,7 +19,7 @@
 #include "loop.h"
 #include "metainfo.h"
 
-#define TORRENT_PIECE_BUDGET (32u << 20) /* bytes of pieces held in memory */
+#define TORRENT_PIECE_BUDGET   (32u << 20) /* bytes of pieces held in memory */
 #define TORRENT_MAX_CANDIDATES 2000u
 
 enum torrent_log_level {
@@ -36,6 +36,10 @@ struct torrent_config {
 	uint16_t port;		 /* listen port; 0 = pick any */
 	unsigned max_peers;	 /* 0 = default (50) */
 	unsigned verify_threads; /* 0 = number of CPUs (at most 4) */
+	unsigned upload_slots;	 /* regular unchoke slots; 0 = default (4) */
+	uint64_t max_down;	 /* bytes/s, 0 = unlimited */
+	uint64_t max_up;	 /* bytes/s, 0 = unlimited */
+	int seed_only;		 /* never download: serve what is on disk */
 };
 
 struct torrent_stats {
@@ -43,19 +47,19 @@ struct torrent_stats {
 	uint64_t have_bytes; /* verified */
 	uint64_t downloaded; /* payload received (including wasted) */
 	uint64_t uploaded;
-	uint64_t wasted; /* bytes of pieces that failed verification, duplicates */
+	uint64_t wasted;  /* bytes of pieces that failed verification, duplicates */
 	double down_rate; /* bytes/s */
 	double up_rate;
 	uint32_t have_pieces;
 	uint32_t piece_count;
 	uint32_t failed_pieces;
 	uint32_t have_at_start; /* pieces found on disk by the start-up check */
-	unsigned peers;	      /* connected (handshake done) */
-	unsigned connecting;  /* connects in progress */
-	unsigned candidates;  /* known addresses */
-	int checking;	      /* the start-up check is still running */
+	unsigned peers;		/* connected (handshake done) */
+	unsigned connecting;	/* connects in progress */
+	unsigned candidates;	/* known addresses */
+	int checking;		/* the start-up check is still running */
 	int complete;
-	uint16_t port;	      /* the port we listen on */
+	uint16_t port; /* the port we listen on */
 };
 
 struct torrent_ops {
