@@ -382,8 +382,13 @@ run(int argc, char **argv, int seed_cmd)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const struct torrent_ops ops = {on_log, on_checked, on_complete, on_stopped,
-					       on_fatal};
+	static const struct torrent_ops ops = {
+	    .log = on_log,
+	    .checked = on_checked,
+	    .complete = on_complete,
+	    .stopped = on_stopped,
+	    .fatal = on_fatal,
+	};
 	const char *peers[MAX_PEER_ARGS];
 	struct torrent_config cfg = {0};
 	struct dl d = {0};

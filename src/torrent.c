@@ -460,6 +460,8 @@ piece_verified(struct torrent *t, uint32_t piece)
 	for (p = t->peers; p != NULL; p = p->next)
 		if (p->state == PEER_ACTIVE)
 			peer_send_have(p, piece);
+	if (t->ops->verified != NULL)
+		t->ops->verified(t->arg, piece);
 }
 
 static void
@@ -1275,7 +1277,8 @@ check_complete(struct torrent *t)
 {
 	struct peer *p, *next;
 
-	if (t->complete || !picker_complete(t->picker))
+	/* Complete means every piece, whatever the priorities (--on-demand skips some). */
+	if (t->complete || t->have_count < t->mi->piece_count)
 		return;
 	t->complete = 1;
 	save_resume(t);
@@ -1669,4 +1672,95 @@ torrent_free(struct torrent *t)
 	free(t->dir);
 	free(t->resume_path);
 	free(t);
+}
+
+/* ---- streaming ------------------------------------------------------------ */
+
+const struct metainfo *
+torrent_metainfo(const struct torrent *t)
+{
+	return t->mi;
+}
+
+int
+torrent_has_piece(const struct torrent *t, uint32_t piece)
+{
+	return piece < t->mi->piece_count && bit_get(t->have, piece);
+}
+
+int
+torrent_has_range(const struct torrent *t, uint64_t offset, uint64_t len)
+{
+	uint64_t first, last, i;
+
+	if (offset >= t->mi->total_length)
+		return 1; /* nothing there: EOF */
+	if (len > t->mi->total_length - offset)
+		len = t->mi->total_length - offset;
+	first = offset / t->mi->piece_length;
+	last = len ? (offset + len - 1) / t->mi->piece_length : first;
+	for (i = first; i <= last; i++)
+		if (!bit_get(t->have, (uint32_t)i))
+			return 0;
+	return 1;
+}
+
+int
+torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len)
+{
+	if (t->st == NULL)
+		return -EAGAIN;
+	if (!torrent_has_range(t, offset, len))
+		return -EAGAIN;
+	return storage_read(t->st, offset, buf, len);
+}
+
+void
+torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio)
+{
+	if (piece < t->mi->piece_count)
+		picker_set_priority(t->picker, piece, prio);
+}
+
+unsigned
+torrent_priority(const struct torrent *t, uint32_t piece)
+{
+	return picker_priority(t->picker, piece);
+}
+
+void
+torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms)
+{
+	if (piece < t->mi->piece_count && !bit_get(t->have, piece))
+		picker_set_deadline(t->picker, piece, deadline_ms);
+}
+
+static int
+faster_first(const void *a, const void *b)
+{
+	const struct peer *x = *(struct peer *const *)a, *y = *(struct peer *const *)b;
+
+	return (x->down_rate < y->down_rate) - (x->down_rate > y->down_rate);
+}
+
+void
+torrent_kick(struct torrent *t)
+{
+	struct peer *p, *list[256];
+	size_t n = 0, i;
+
+	if (t->stopping || t->checking)
+		return;
+	for (p = t->peers; p != NULL && n < 256; p = p->next) {
+		if (p->state != PEER_ACTIVE)
+			continue;
+		update_interest(t, p);
+		if (p->state == PEER_ACTIVE && !p->peer_choking)
+			list[n++] = p;
+	}
+	/* Urgent blocks go to the fastest peers first. */
+	qsort(list, n, sizeof *list, faster_first);
+	for (i = 0; i < n; i++)
+		if (list[i]->state == PEER_ACTIVE)
+			fill_requests(t, list[i]);
 }

@@ -72,6 +72,8 @@ struct torrent_ops {
 	void (*stopped)(void *arg);
 	/* A fatal error (disk full, cannot listen); the torrent stops itself. */
 	void (*fatal)(void *arg, const char *msg);
+	/* Optional: a piece was verified and written (the FUSE layer wakes parked reads). */
+	void (*verified)(void *arg, uint32_t piece);
 };
 
 struct torrent;
@@ -90,5 +92,24 @@ void torrent_stop(struct torrent *t);
 void torrent_free(struct torrent *t);
 /* How many pieces were requested from peers although already recorded as verified. */
 uint32_t torrent_redownloaded(const struct torrent *t);
+
+/*
+ * Streaming (used by the FUSE layer). Priorities are the picker's: 0 = do
+ * not download, 1 = normal, up to 7; a deadline (absolute, on the loop's
+ * clock) puts a piece ahead of everything else and makes blocks that are
+ * late get requested again from another peer. Raising a priority or
+ * setting a deadline sends requests to the fastest unchoked peers at once.
+ */
+const struct metainfo *torrent_metainfo(const struct torrent *t);
+int torrent_has_piece(const struct torrent *t, uint32_t piece);
+/* 1 when every piece under [offset, offset+len) is verified (len 0: the piece at offset). */
+int torrent_has_range(const struct torrent *t, uint64_t offset, uint64_t len);
+/* Reads verified data (pread on the calling thread). 0 or -errno; -EAGAIN if not all verified. */
+int torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len);
+void torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio);
+unsigned torrent_priority(const struct torrent *t, uint32_t piece);
+void torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms);
+/* Sends requests for newly raised pieces now rather than at the next tick. */
+void torrent_kick(struct torrent *t);
 
 #endif
