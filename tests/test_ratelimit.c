@@ -213,13 +213,12 @@ Test(ratelimit, parse_good)
 		{"3/s", 3},
 		{"1.0000000001K", 1024},
 		{"1024G", RATELIMIT_MAX_RATE},
-		{"0.4", 0 + 0}, /* placeholder, replaced below: 0.4 bytes is an error */
 	};
 	struct error err;
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; i + 1 < sizeof cases / sizeof cases[0]; i++) {
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		v = 12345;
 		cr_assert_eq(ratelimit_parse(cases[i].s, &v, &err), 0, "%s: %s", cases[i].s,
 			     err.msg);

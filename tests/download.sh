@@ -1,0 +1,378 @@
+#!/bin/sh
+# Integration test of `pieces download` against real peers on loopback:
+#  a. a Transmission, a libtorrent and an aria2 seeder found through
+#     opentracker over HTTP, single-file and multi-file torrents;
+#  b. the same over UDP (udp:// announce URL);
+#  c. three libtorrent peers on 127.0.0.2/3/4 that each hold a different
+#     third of an ~8 MiB payload: the download must combine them;
+#  d. a seeder killed mid-download while a second one stays: it completes;
+#  e. a tracker that answers "failure reason" while a seeder is given with
+#     --peer: it completes and reports the tracker's text;
+#  f. kill -9 mid-download, then the same command again: it completes and
+#     does not download again a piece the resume file had recorded;
+#  g. an already complete torrent (with and without resume data): exit 0,
+#     everything on disk, nothing downloaded.
+# Every download goes into an empty folder under `timeout 60` and every file
+# is compared with the source (the 0-byte file included).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/seeders.sh"
+cd "$T_DIR"
+
+missing=""
+for tool in opentracker transmission-cli aria2c cmp; do
+	command -v $tool >/dev/null || missing="$missing $tool"
+done
+$PY -c 'import libtorrent' 2>/dev/null || missing="$missing python3-libtorrent"
+if [ -n "$missing" ]; then
+	not_ok "required tools are installed (missing:$missing)"
+	t_done
+	exit 1
+fi
+
+SAMPLES=$top_srcdir/sample-torrents/data
+SINGLE=pieces-sample.bin
+MULTI=pieces-sample-multi
+BIG=pieces-big.bin
+
+# Reference copies of the payloads; every seeder gets its own copy.
+mkdir src
+cp -R "$SAMPLES/$SINGLE" "$SAMPLES/$MULTI" src/
+[ -f src/$MULTI/empty.txt ] && [ ! -s src/$MULTI/empty.txt ] ||
+	{ not_ok "sample multi-file payload has its 0-byte file"; t_done; exit 1; }
+# The big payload (8 MiB + a short last piece, 64 KiB pieces) and three
+# partial copies: part K holds the bytes of pieces [K*N/3, (K+1)*N/3) and
+# zeros elsewhere, so each check keeps exactly that third.
+$PY - <<'PY'
+import os, random
+size, plen = 8 * 1024 * 1024 + 12345, 65536
+data = random.Random(20261124).randbytes(size)
+os.makedirs("src", exist_ok=True)
+open("src/pieces-big.bin", "wb").write(data)
+n = (size + plen - 1) // plen
+for k in range(3):
+    lo, hi = k * n // 3 * plen, min((k + 1) * n // 3 * plen, size)
+    os.makedirs("part%d" % k, exist_ok=True)
+    with open("part%d/pieces-big.bin" % k, "wb") as f:
+        f.write(bytes(lo) + data[lo:hi] + bytes(size - hi))
+    print("part%d: pieces %d-%d of %d" % (k, k * n // 3, (k + 1) * n // 3 - 1, n))
+PY
+
+# seed_copy DIR: a fresh copy of the sample payloads in DIR.
+seed_copy() {
+	mkdir -p "$1"
+	cp -R src/$SINGLE src/$MULTI "$1/"
+}
+
+info_field() { "$PIECES" info --json "$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
+
+OT_PORT=$(free_port)
+HTTP=http://127.0.0.1:$OT_PORT/announce
+UDP=udp://127.0.0.1:$OT_PORT/announce
+HASHES=""
+# mk NAME PAYLOAD ANNOUNCE [PIECE_SIZE]: NAME.torrent over src/PAYLOAD; the
+# source tag makes every torrent's info-hash distinct, so each case has a
+# swarm of its own on the shared tracker.
+mk() {
+	"$PIECES" create -q -d -l "${4:-32K}" -a "$3" -s "test-$1" -o "$1.torrent" "src/$2" ||
+		{ echo "# pieces create failed for $1" >&2; exit 1; }
+	HASHES="$HASHES $(info_field "$1.torrent" info_hash)"
+}
+for c in tr lt aria2; do
+	mk $c-http-single $SINGLE "$HTTP"
+	mk $c-http-multi $MULTI "$HTTP"
+	mk $c-udp-single $SINGLE "$UDP"
+	mk $c-udp-multi $MULTI "$UDP"
+done
+mk parts $BIG "$HTTP" 64K
+mk dropout $SINGLE "$HTTP"
+mk kill9 $SINGLE "$HTTP"
+FAIL_PORT=$(free_port)
+mk failtrk $MULTI "http://127.0.0.1:$FAIL_PORT/announce"
+
+if start_opentracker $HASHES; then ok "opentracker runs on 127.0.0.1:$OT_PORT"; else
+	not_ok "opentracker runs"
+	t_done
+	exit 1
+fi
+
+hash_of() { info_field "$1.torrent" info_hash; }
+
+# same_data SRC DST: DST has exactly SRC's files (a tree or one file),
+# byte for byte; differences go to stderr.
+same_data() {
+	$PY - "$1" "$2" <<'PY'
+import os, sys
+src, dst = sys.argv[1:]
+def files(root):
+    if os.path.isfile(root):
+        return {"": root}
+    out = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = p
+    return out
+if not os.path.exists(dst):
+    print("#   %s does not exist" % dst, file=sys.stderr); sys.exit(1)
+a, b = files(src), files(dst)
+bad = ["missing: %s" % k for k in sorted(set(a) - set(b))]
+bad += ["extra: %s" % k for k in sorted(set(b) - set(a))]
+for k in sorted(set(a) & set(b)):
+    if open(a[k], "rb").read() != open(b[k], "rb").read():
+        bad.append("differs: %s" % (k or dst))
+for x in bad:
+    print("#   " + x, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
+# fetch TORRENT OUT [OPTIONS...]: pieces download into OUT (loopback only),
+# bounded by `timeout 60`; stdout in OUT.out, stderr in OUT.err, exit
+# status in RC.
+fetch() {
+	_f_t=$1 _f_o=$2
+	shift 2
+	mkdir -p "$_f_o"
+	RC=0
+	timeout 60 "$PIECES" download --bind 127.0.0.1 -p 0 -o "$_f_o" "$@" "$_f_t" \
+		>"$_f_o.out" 2>"$_f_o.err" || RC=$?
+}
+
+# show_failure OUT: pieces' output, for the reader of a failed check.
+show_failure() {
+	echo "#   exit status $RC; stdout:"
+	sed 's/^/#     /' "$1.out"
+	echo "#   stderr (last 15 lines):"
+	tr '\r' '\n' <"$1.err" | tail -15 | sed 's/^/#     /'
+}
+
+# summary_has OUT REGEX: the "NAME: complete, ..." line matches.
+summary_has() { grep -E -- "$2" "$1.out" >/dev/null; }
+
+# fetch_and_check LABEL TORRENT PAYLOAD OUT [OPTIONS...]: a fresh download
+# must exit 0, say it downloaded every piece, and leave the payload intact.
+fetch_and_check() {
+	_fc_l=$1 _fc_t=$2 _fc_p=$3 _fc_o=$4
+	shift 4
+	fetch "$_fc_t" "$_fc_o" "$@"
+	_fc_n=$(info_field "$_fc_t" piece_count)
+	if [ $RC -eq 0 ]; then ok "$_fc_l: exits 0"; else
+		not_ok "$_fc_l: exits 0"
+		show_failure "$_fc_o"
+	fi
+	if same_data "src/$_fc_p" "$_fc_o/$_fc_p"; then ok "$_fc_l: every file matches the source"; else
+		not_ok "$_fc_l: every file matches the source"
+	fi
+	if summary_has "$_fc_o" ": complete, 100\.0% .*; 0 pieces were on disk, $_fc_n downloaded, 0 failed verification"; then
+		ok "$_fc_l: summary: complete, 0 on disk, $_fc_n downloaded"
+	else
+		not_ok "$_fc_l: summary: complete, 0 on disk, $_fc_n downloaded"
+		sed 's/^/#   /' "$_fc_o.out"
+	fi
+}
+
+# ---- a, b: Transmission, libtorrent, aria2 through opentracker ----------------
+for c in tr lt aria2; do
+	seed_copy seed-$c
+	for kind in http-single http-multi udp-single udp-multi; do
+		t=$c-$kind
+		case $kind in *single) payload=$SINGLE ;; *) payload=$MULTI ;; esac
+		case $c in
+		tr) start_tr_seed $t.torrent seed-$c "$(free_port)" ;;
+		lt) start_lt_seed $t.torrent seed-$c ;;
+		aria2) start_aria2_seed $t.torrent seed-$c "$(free_port)" ;;
+		esac || { not_ok "$t: seeder starts"; continue; }
+		if ! ot_wait "$(hash_of $t)" 1; then
+			not_ok "$t: the seeder announced to opentracker"
+			stop_pid $SEED_PID
+			continue
+		fi
+		fetch_and_check "$t" $t.torrent $payload dl-$t
+		stop_pid $SEED_PID
+	done
+done
+
+# ---- c: three partial seeders on distinct addresses ---------------------------
+parts_ok=1
+for k in 0 1 2; do
+	if ! start_lt_seed parts.torrent part$k 0 127.0.0.$((k + 2)) --partial; then
+		parts_ok=0
+		break
+	fi
+	echo "# partial seeder on 127.0.0.$((k + 2)): $(cat "$SEED_LOG")"
+done
+if [ $parts_ok -eq 1 ] && ot_wait "$(hash_of parts)" 0 3; then
+	ok "parts: three partial seeders announced"
+	fetch_and_check "parts (3 partial seeders)" parts.torrent $BIG dl-parts -v
+	for k in 2 3 4; do
+		check "parts: pieces connected to the peer on 127.0.0.$k" \
+			grep -q "127\.0\.0\.$k:[0-9]*: connected" dl-parts.err
+	done
+else
+	not_ok "parts: three partial seeders start and announce"
+fi
+
+# ---- d: a seeder drops out mid-download ---------------------------------------
+# Two seeders capped at 128 kB/s each; once a quarter of the data is on disk
+# the first one is killed (SIGKILL: its connections just drop).
+# allocated BYTES of a (sparse) file: pieces writes only verified pieces.
+allocated() { echo $(($(stat -c %b "$1" 2>/dev/null || echo 0) * 512)); }
+_at_least_allocated() { [ "$(allocated "$1")" -ge "$2" ]; }
+seed_copy seed-d1
+seed_copy seed-d2
+if start_lt_seed dropout.torrent seed-d1 0 127.0.0.2 --upload-limit 131072 && D1=$SEED_PID &&
+	start_lt_seed dropout.torrent seed-d2 0 127.0.0.3 --upload-limit 131072 && D2=$SEED_PID &&
+	ot_wait "$(hash_of dropout)" 2; then
+	mkdir dl-dropout
+	RC=0
+	timeout 60 "$PIECES" download --bind 127.0.0.1 -p 0 -v -o dl-dropout dropout.torrent \
+		>dl-dropout.out 2>dl-dropout.err &
+	DL=$!
+	t_track $DL
+	if wait_for 30 $DL _at_least_allocated dl-dropout/$SINGLE $((1573641 / 4)) && alive $DL; then
+		kill -9 $D1
+		ok "dropout: first seeder killed mid-download ($(allocated dl-dropout/$SINGLE) bytes on disk)"
+	else
+		not_ok "dropout: first seeder killed mid-download (download not running with data on disk)"
+	fi
+	wait $DL || RC=$?
+	check "dropout: pieces had connected to the seeder that left" \
+		grep -q "127\.0\.0\.2:[0-9]*: connected" dl-dropout.err
+	if [ $RC -eq 0 ]; then ok "dropout: exits 0"; else not_ok "dropout: exits 0"; show_failure dl-dropout; fi
+	check "dropout: every file matches the source" same_data src/$SINGLE dl-dropout/$SINGLE
+	check "dropout: summary says complete" summary_has dl-dropout ": complete, 100\.0% "
+	stop_pid $D1
+	stop_pid $D2
+else
+	not_ok "dropout: two rate-limited seeders start and announce"
+fi
+
+# ---- e: a tracker that refuses, a seeder given with --peer ----------------------
+FAIL_TEXT="pieces test tracker says no"
+FAIL_LOG=$T_DIR/fail_tracker.log
+$PY "$top_srcdir/tests/py/fail_tracker.py" "$FAIL_TEXT" "$FAIL_PORT" >fail_tracker.out 2>"$FAIL_LOG" &
+t_track $!
+FT=$!
+seed_copy seed-e
+if wait_for 10 $FT log_has fail_tracker.out '^ready' &&
+	start_lt_seed failtrk.torrent seed-e; then
+	fetch_and_check "failing tracker + --peer" failtrk.torrent $MULTI dl-failtrk \
+		-v --peer 127.0.0.1:$SEED_PORT
+	check "failing tracker: it was asked" grep -q "GET /announce" "$FAIL_LOG"
+	if grep -q "$FAIL_TEXT" dl-failtrk.err; then ok "failing tracker: its failure reason is on stderr"; else
+		not_ok "failing tracker: its failure reason is on stderr"
+		tr '\r' '\n' <dl-failtrk.err | grep -i -E 'announce|tracker' | head -5 | sed 's/^/#   /'
+	fi
+	stop_pid $SEED_PID
+else
+	not_ok "failing tracker and seeder start"
+fi
+stop_pid $FT
+
+# ---- f: kill -9 mid-download, then resume ------------------------------------
+# resume_pieces FILE: the piece indexes the resume file's `have` records
+# (BEP 3 order: bit 7 of byte 0 is piece 0), space-separated.
+resume_pieces() {
+	$PY - "$1" <<'PY'
+import sys
+def bdecode(b, i=0):
+    c = b[i:i + 1]
+    if c == b"i":
+        j = b.index(b"e", i)
+        return int(b[i + 1:j]), j + 1
+    if c in (b"l", b"d"):
+        i += 1
+        out = []
+        while b[i:i + 1] != b"e":
+            v, i = bdecode(b, i)
+            out.append(v)
+        return (dict(zip(out[::2], out[1::2])) if c == b"d" else out), i + 1
+    j = b.index(b":", i)
+    n = int(b[i:j])
+    return b[j + 1:j + 1 + n], j + 1 + n
+try:
+    d, _ = bdecode(open(sys.argv[1], "rb").read())
+    have = d[b"have"]
+except Exception:
+    sys.exit(1)
+print(" ".join(str(i) for i in range(len(have) * 8) if have[i // 8] & (0x80 >> (i % 8))))
+PY
+}
+_resume_has_pieces() { [ -n "$(resume_pieces "$1" 2>/dev/null)" ]; }
+KILL9_N=$(info_field kill9.torrent piece_count)
+seed_copy seed-f
+if start_lt_seed kill9.torrent seed-f 0 127.0.0.1 --upload-limit 98304 && ot_wait "$(hash_of kill9)" 1; then
+	F_SEED=$SEED_PID
+	RESUME=dl-kill9/.pieces/$(hash_of kill9).resume
+	mkdir dl-kill9
+	# No `timeout` in between: $DL must be pieces itself, for kill -9. It
+	# is bounded all the same: killed below whatever happens.
+	"$PIECES" download --bind 127.0.0.1 -p 0 -o dl-kill9 kill9.torrent \
+		>dl-kill9.out1 2>dl-kill9.err1 &
+	DL=$!
+	t_track $DL
+	# pieces saves resume data every 10 s or so; the seeder needs ~16 s.
+	if wait_for 40 $DL _resume_has_pieces "$RESUME" && alive $DL; then
+		kill -9 $DL
+		wait $DL 2>/dev/null || true
+		RECORDED=$(resume_pieces "$RESUME" || true)
+		NREC=$(echo $RECORDED | wc -w)
+		ok "kill9: killed with $NREC of $KILL9_N pieces recorded in the resume file"
+		fetch kill9.torrent dl-kill9
+		if [ $RC -eq 0 ]; then ok "kill9: the second run exits 0"; else
+			not_ok "kill9: the second run exits 0"
+			show_failure dl-kill9
+		fi
+		check "kill9: every file matches the source" same_data src/$SINGLE dl-kill9/$SINGLE
+		ondisk=$(sed -n 's/.* \([0-9]*\) pieces were on disk, \([0-9]*\) downloaded.*/\1/p' dl-kill9.out)
+		got=$(sed -n 's/.* \([0-9]*\) pieces were on disk, \([0-9]*\) downloaded.*/\2/p' dl-kill9.out)
+		if [ -n "$ondisk" ] && [ "$ondisk" -ge "$NREC" ]; then
+			ok "kill9: pieces found on disk ($ondisk) >= pieces recorded ($NREC)"
+		else
+			not_ok "kill9: pieces found on disk (${ondisk:-?}) >= pieces recorded ($NREC)"
+			sed 's/^/#   /' dl-kill9.out
+		fi
+		if [ -n "$got" ] && [ "$got" -eq $((KILL9_N - ${ondisk:-0})) ]; then
+			ok "kill9: downloaded ($got) = pieces ($KILL9_N) - on disk ($ondisk): nothing fetched twice"
+		else
+			not_ok "kill9: downloaded (${got:-?}) = pieces ($KILL9_N) - on disk (${ondisk:-?})"
+		fi
+		# The pieces recorded before the kill are still recorded now.
+		after=" $(resume_pieces "$RESUME" || true) "
+		lost=""
+		for p in $RECORDED; do
+			case $after in *" $p "*) ;; *) lost="$lost $p" ;; esac
+		done
+		check "kill9: the final resume file keeps every piece recorded before${lost:+ (lost:$lost)}" test -z "$lost"
+	else
+		not_ok "kill9: the resume file records pieces while downloading (none within 40 s, or the download ended first)"
+		sed 's/^/#   /' dl-kill9.out1 dl-kill9.err1
+		kill -9 $DL 2>/dev/null || true
+	fi
+	stop_pid $F_SEED
+else
+	not_ok "kill9: rate-limited seeder starts and announces"
+fi
+
+# ---- g: nothing to do ----------------------------------------------------------
+# g1: the folder of a finished download (resume data says complete).
+# g2: a copy of the payload without resume data (found by checking).
+N=$(info_field lt-http-multi.torrent piece_count)
+if [ -d dl-lt-http-multi/$MULTI ]; then
+	fetch lt-http-multi.torrent dl-lt-http-multi
+	if [ $RC -eq 0 ]; then ok "complete (resume data): exits 0"; else not_ok "complete (resume data): exits 0"; show_failure dl-lt-http-multi; fi
+	check "complete (resume data): summary: $N pieces were on disk, 0 downloaded" \
+		summary_has dl-lt-http-multi ": complete, 100\.0% .*; $N pieces were on disk, 0 downloaded"
+	check "complete (resume data): files untouched" same_data src/$MULTI dl-lt-http-multi/$MULTI
+else
+	not_ok "complete (resume data): the libtorrent multi-file download exists"
+fi
+mkdir dl-present
+cp -R src/$MULTI dl-present/
+fetch lt-http-multi.torrent dl-present
+if [ $RC -eq 0 ]; then ok "complete (no resume data): exits 0"; else not_ok "complete (no resume data): exits 0"; show_failure dl-present; fi
+check "complete (no resume data): summary: $N pieces were on disk, 0 downloaded" \
+	summary_has dl-present ": complete, 100\.0% .*; $N pieces were on disk, 0 downloaded"
+check "complete (no resume data): files untouched" same_data src/$MULTI dl-present/$MULTI
+
+t_done
