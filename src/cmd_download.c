@@ -543,12 +543,13 @@ run(int argc, char **argv, int seed_cmd)
 		fmt_rate(secs > 0 ? (double)s.downloaded / secs : 0, rate, sizeof rate);
 		if (d.verbosity > 0 || !s.complete)
 			printf("%s: %s %.1f%% of %s in %.1f s (%s); %u pieces were on disk, "
-			       "%u downloaded, %u failed verification, %llu bytes wasted\n",
+			       "%u downloaded, %u failed verification, %llu bytes wasted, "
+			       "%llu bytes uploaded\n",
 			       mi->name, s.complete ? "complete," : "stopped at",
 			       s.total ? 100.0 * (double)s.have_bytes / (double)s.total : 100.0,
 			       cmd_human_size(s.total, total, sizeof total), secs, rate,
 			       s.have_at_start, s.have_pieces - s.have_at_start, s.failed_pieces,
-			       (unsigned long long)s.wasted);
+			       (unsigned long long)s.wasted, (unsigned long long)s.uploaded);
 		fflush(stdout);
 	}
 	if (d.failed)

@@ -110,6 +110,22 @@ Test(ratelimit, burst_bounds_any_window)
 	cr_assert_eq(ratelimit_take(&rl, 1), 0);
 	ratelimit_refill(&rl, 1000000000 + 110);
 	cr_assert_eq(ratelimit_take(&rl, 1 << 20), 1000);
+	/* Partly full plus a short refill: still capped at the burst. */
+	ratelimit_refill(&rl, 1000000000 + 400);
+	cr_assert_eq(ratelimit_take(&rl, 5000), 5000);
+	ratelimit_refill(&rl, 1000000000 + 500);
+	cr_assert_eq(rl.tokens, 20000);
+
+	/* The largest rate after the longest idle time: no overflow, just a full bucket. */
+	ratelimit_init(&rl, RATELIMIT_MAX_RATE, RATELIMIT_MAX_RATE);
+	ratelimit_refill(&rl, 1000);
+	ratelimit_take(&rl, UINT64_MAX);
+	ratelimit_refill(&rl, 1ull << 62);
+	cr_assert_eq(rl.tokens, RATELIMIT_MAX_RATE);
+	ratelimit_take(&rl, UINT64_MAX);
+	ratelimit_refill(&rl, (1ull << 62) + 1);
+	cr_assert_eq(rl.tokens, RATELIMIT_MAX_RATE / 1000);
+	cr_assert_eq(rl.frac, RATELIMIT_MAX_RATE % 1000);
 }
 
 Test(ratelimit, default_burst)
