@@ -66,7 +66,7 @@ if [ -z "${PIECES:-}" ]; then
 	done
 	: "${PIECES:=$(command -v pieces || true)}"
 fi
-[ -n "${PIECES:-}" ] && [ -x "$PIECES" ] || die "pieces binary not found: set PIECES"
+{ [ -n "${PIECES:-}" ] && [ -x "$PIECES" ]; } || die "pieces binary not found: set PIECES"
 
 SIZE_MB=${BENCH_SIZE_MB:-1024}
 MULTI_MB=${BENCH_MULTI_MB:-$((SIZE_MB * 300 / 1024))}
@@ -227,7 +227,7 @@ run_client() {
 	mkdir -p "$dir"
 	tor=$W/$t.torrent
 	eval "ih=\$IH_$t"
-	eval "bytes=\$$(echo "$t" | tr a-z A-Z)_BYTES"
+	case $t in single) bytes=$SINGLE_BYTES ;; *) bytes=$MULTI_BYTES ;; esac
 	PORT=$((PORT + 1))
 	extra=()
 	local cmd=()
@@ -271,7 +271,7 @@ run_client() {
 		extra=(--done-file "$W/done-$label" --stop-signal INT)
 		;;
 	libtorrent)
-		cmd=($PY "$HERE/lt_leech.py" --ip 127.0.0.1 --port "$PORT" "$tor" "$dir")
+		cmd=("$PY" "$HERE/lt_leech.py" --ip 127.0.0.1 --port "$PORT" "$tor" "$dir")
 		;;
 	esac
 	sync
@@ -311,7 +311,6 @@ run_client() {
 	elif [ "$status" = ok ]; then
 		status=FAILED
 	fi
-	[ "$status" = ok ] || status="$status${ok:+}"
 	$PY - "$W/r-$label.json" "$c" "$t" "$run" "$bytes" "$status" "$ok" >&3 <<-'EOF'
 		import json, sys
 		try:
@@ -327,8 +326,9 @@ run_client() {
 	EOF
 	log "$(printf '%-12s %-6s run %s: %s, wall %s s' "$c" "$t" "$run" "$status" \
 		"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall"])' "$W/r-$label.json" 2>/dev/null || echo '?')")"
-	if [ "$status" != ok ] || [ "${BENCH_KEEP:-0}" != 1 ]; then
-		[ "$status" = ok ] || { log "log of $label:"; tail -n 5 "$W/log-$label" >&2 || true; }
+	if [ "$status" != ok ]; then
+		log "last lines of its output ($W/log-$label):"
+		tail -n 5 "$W/log-$label" >&2 || true
 	fi
 	rm -rf "$dir" "$W/tr-$label"
 	sync
@@ -393,7 +393,12 @@ $PY - "$W/meta.json" "$CLIENTS" "$RUNS" "$WARMUP" "$SINGLE_BYTES" "$MULTI_BYTES"
 	json.dump(meta, open(a[1], "w"))
 EOF
 mkdir -p "$RESULTS"
-REPORT=$RESULTS/download-$DATE.md
+# Quick runs (other sizes) do not overwrite the full run's report.
+if [ "$SIZE_MB" = 1024 ]; then
+	REPORT=$RESULTS/download-$DATE.md
+else
+	REPORT=$RESULTS/download-$DATE-${SIZE_MB}M.md
+fi
 $PY "$HERE/report.py" "$W/meta.json" "$W/results.jsonl" >"$W/report.md"
 cp "$W/report.md" "$REPORT"
 cat "$W/report.md"

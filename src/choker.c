@@ -150,8 +150,8 @@ rank(const struct choker *ch, const struct choker_peer *p, uint64_t now_ms, int 
 
 	if (seeding) {
 		if (holder) {
-			c->cls = elapsed(now_ms, p->since_ms) < CHOKER_SEED_TURN_MS ? C_TURN
-										    : C_OVER;
+			c->cls =
+			    elapsed(now_ms, p->since_ms) < CHOKER_SEED_TURN_MS ? C_TURN : C_OVER;
 			c->key = p->up_rate;
 		} else {
 			/* The optimistic peer is being served: it has not waited at all. */
@@ -175,6 +175,13 @@ rank(const struct choker *ch, const struct choker_peer *p, uint64_t now_ms, int 
 	}
 }
 
+/* New peers have nothing to trade yet; better odds get them their first pieces sooner. */
+static uint64_t
+weight(const struct choker_peer *p, uint64_t now_ms)
+{
+	return elapsed(now_ms, p->connected_ms) < CHOKER_NEW_PEER_MS ? CHOKER_NEW_PEER_WEIGHT : 1;
+}
+
 /*
  * Draws the new optimistic peer from cand[from..m), skipping `skip` (the
  * previous one) unless it is the only choice. Returns a peer index or NONE.
@@ -186,28 +193,20 @@ pick_optimistic(struct choker *ch, const struct choker_peer *peers, size_t from,
 	uint64_t total = 0, r, w;
 	size_t j, others = 0;
 
-	for (j = from; j < m; j++)
-		others += ch->cand[j].idx != skip;
-	if (others == 0)
-		return from < m ? ch->cand[from].idx : NONE;
 	for (j = from; j < m; j++) {
-		const struct choker_peer *p = &peers[ch->cand[j].idx];
-
 		if (ch->cand[j].idx == skip)
 			continue;
-		total += elapsed(now_ms, p->connected_ms) < CHOKER_NEW_PEER_MS
-				 ? CHOKER_NEW_PEER_WEIGHT
-				 : 1;
+		others++;
+		total += weight(&peers[ch->cand[j].idx], now_ms);
 	}
+	if (others == 0)
+		return from < m ? ch->cand[from].idx : NONE;
 	/* total <= 3 * 2^20, so the modulo bias against 2^64 is negligible. */
 	r = rng_next(ch) % total;
 	for (j = from; j < m; j++) {
-		const struct choker_peer *p = &peers[ch->cand[j].idx];
-
 		if (ch->cand[j].idx == skip)
 			continue;
-		w = elapsed(now_ms, p->connected_ms) < CHOKER_NEW_PEER_MS ? CHOKER_NEW_PEER_WEIGHT
-									  : 1;
+		w = weight(&peers[ch->cand[j].idx], now_ms);
 		if (r < w)
 			return ch->cand[j].idx;
 		r -= w;

@@ -63,15 +63,15 @@
 
 /* One peer as the caller sees it at the start of a round. */
 struct choker_peer {
-	void *id;		/* the caller's handle, unique and non-NULL; never dereferenced */
-	uint64_t down_rate;	/* bytes/s it sends us */
-	uint64_t up_rate;	/* bytes/s we send it */
-	uint64_t connected_ms;	/* when it connected */
-	uint64_t since_ms;	/* when we last choked or unchoked it; connected_ms if never */
-	int interested;		/* it wants data from us */
-	int is_seed;		/* it has every piece */
-	int snubbed;		/* we want its data but it has sent none for long */
-	int unchoked;		/* we are not choking it now (regular or optimistic) */
+	void *id;	       /* the caller's handle, unique and non-NULL; never dereferenced */
+	uint64_t down_rate;    /* bytes/s it sends us */
+	uint64_t up_rate;      /* bytes/s we send it */
+	uint64_t connected_ms; /* when it connected */
+	uint64_t since_ms;     /* when we last choked or unchoked it; connected_ms if never */
+	int interested;	       /* it wants data from us */
+	int is_seed;	       /* it has every piece */
+	int snubbed;	       /* we want its data but it has sent none for long */
+	int unchoked;	       /* we are not choking it now (regular or optimistic) */
 };
 
 struct choker;

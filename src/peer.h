@@ -119,7 +119,7 @@ struct peer {
 	unsigned bad_reqs;	/* requests for pieces we lack or bad ranges */
 	uint64_t up_rate_bytes; /* payload sent in the current second */
 	double up_rate;
-	uint64_t unchoked_ms; /* when we last unchoked it */
+	uint64_t choke_changed_ms; /* when we last choked or unchoked it */
 	int optimistic;
 	int read_paused;
 };

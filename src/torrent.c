@@ -638,7 +638,7 @@ set_choke(struct torrent *t, struct peer *p, int choke)
 	peer_send_state(p, choke ? WIRE_CHOKE : WIRE_UNCHOKE);
 	if (choke)
 		p->nureqs = 0; /* BEP 3: a choke discards pending requests */
-	p->unchoked_ms = loop_now_ms(t->loop);
+	p->choke_changed_ms = loop_now_ms(t->loop);
 }
 
 static unsigned
@@ -679,7 +679,7 @@ rechoke(struct torrent *t)
 		cp[i].down_rate = (uint64_t)p->down_rate;
 		cp[i].up_rate = (uint64_t)p->up_rate;
 		cp[i].connected_ms = p->created_ms;
-		cp[i].since_ms = p->unchoked_ms ? p->unchoked_ms : p->created_ms;
+		cp[i].since_ms = p->choke_changed_ms ? p->choke_changed_ms : p->created_ms;
 		cp[i].interested = p->peer_interested;
 		cp[i].is_seed = p->have_count == t->mi->piece_count;
 		cp[i].snubbed = p->snubbed;

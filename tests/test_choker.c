@@ -223,7 +223,8 @@ Test(choker, holders_are_not_displaced_by_jitter)
 		cr_assert_eq(k, 5);
 		if (round > 0)
 			for (j = 0; j < 4; j++)
-				cr_assert(in_set(prev, 4, out[j]), "round %d: slots flapped", round);
+				cr_assert(in_set(prev, 4, out[j]), "round %d: slots flapped",
+					  round);
 		memcpy(prev, out, sizeof prev);
 		apply(p, 12, out, k, now);
 		now += CHOKER_ROUND_MS;
@@ -231,8 +232,8 @@ Test(choker, holders_are_not_displaced_by_jitter)
 
 	/* 10% faster is not enough to take a slot; 60% faster is. */
 	for (j = 0; j < 12; j++)
-		p[j].down_rate = p[j].unchoked && (void *)p[j].id != choker_optimistic(ch) ? 100000
-											   : 50000;
+		p[j].down_rate =
+		    p[j].unchoked && (void *)p[j].id != choker_optimistic(ch) ? 100000 : 50000;
 	for (j = 0; j < 12 && (p[j].unchoked); j++)
 		;
 	cr_assert_lt(j, 12);
@@ -426,8 +427,7 @@ Test(choker, set_slots_and_limits)
 	cr_assert_eq(choker_slots(ch), 8);
 	cr_assert_eq(choker_run(ch, p, 20, 10 * MIN, 0, out), 9);
 	/* n is checked before the array is read. */
-	cr_assert_eq(choker_run(ch, p, (size_t)CHOKER_MAX_PEERS + 1, 10 * MIN, 0, out),
-		     -ERR_LIMIT);
+	cr_assert_eq(choker_run(ch, p, (size_t)CHOKER_MAX_PEERS + 1, 10 * MIN, 0, out), -ERR_LIMIT);
 	choker_free(ch);
 	choker_free(NULL);
 	free(p);

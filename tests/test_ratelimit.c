@@ -120,10 +120,11 @@ Test(ratelimit, burst_bounds_any_window)
 	ratelimit_init(&rl, RATELIMIT_MAX_RATE, RATELIMIT_MAX_RATE);
 	ratelimit_refill(&rl, 1000);
 	ratelimit_take(&rl, UINT64_MAX);
-	ratelimit_refill(&rl, 1ull << 62);
+	/* rate * elapsed would be 2^64 + 2^40 here, wrapping to a small number. */
+	ratelimit_refill(&rl, 1000 + (1ull << 24) + 1);
 	cr_assert_eq(rl.tokens, RATELIMIT_MAX_RATE);
 	ratelimit_take(&rl, UINT64_MAX);
-	ratelimit_refill(&rl, (1ull << 62) + 1);
+	ratelimit_refill(&rl, 1000 + (1ull << 24) + 2);
 	cr_assert_eq(rl.tokens, RATELIMIT_MAX_RATE / 1000);
 	cr_assert_eq(rl.frac, RATELIMIT_MAX_RATE % 1000);
 }
@@ -214,21 +215,21 @@ struct parse_case {
 Test(ratelimit, parse_good)
 {
 	static const struct parse_case cases[] = {
-		{"0", 0},
-		{"500", 500},
-		{"500B", 500},
-		{"500K", 500 * 1024},
-		{"800k", 800 * 1024},
-		{"2M", 2 * 1024 * 1024},
-		{"1.5M", 1572864},
-		{"0.5k", 512},
-		{"100KB/s", 100 * 1024},
-		{"100KiB/s", 100 * 1024},
-		{"2MiB", 2 * 1024 * 1024},
-		{"1G", 1024ull * 1024 * 1024},
-		{"3/s", 3},
-		{"1.0000000001K", 1024},
-		{"1024G", RATELIMIT_MAX_RATE},
+	    {"0", 0},
+	    {"500", 500},
+	    {"500B", 500},
+	    {"500K", 500 * 1024},
+	    {"800k", 800 * 1024},
+	    {"2M", 2 * 1024 * 1024},
+	    {"1.5M", 1572864},
+	    {"0.5k", 512},
+	    {"100KB/s", 100 * 1024},
+	    {"100KiB/s", 100 * 1024},
+	    {"2MiB", 2 * 1024 * 1024},
+	    {"1G", 1024ull * 1024 * 1024},
+	    {"3/s", 3},
+	    {"1.0000000001K", 1024},
+	    {"1024G", RATELIMIT_MAX_RATE},
 	};
 	struct error err;
 	uint64_t v;
@@ -249,26 +250,26 @@ Test(ratelimit, parse_bad)
 		int code;
 		long long offset;
 	} cases[] = {
-		{"", ERR_SYNTAX, 0},
-		{"K", ERR_SYNTAX, 0},
-		{"abc", ERR_SYNTAX, 0},
-		{"-5K", ERR_SYNTAX, 0},
-		{" 5K", ERR_SYNTAX, 0},
-		{"5 K", ERR_SYNTAX, 1},
-		{"5.", ERR_SYNTAX, 2},
-		{".", ERR_SYNTAX, 1},
-		{"5KK", ERR_SYNTAX, 2},
-		{"5Kb", ERR_SYNTAX, 2},
-		{"5T", ERR_SYNTAX, 1},
-		{"5K/", ERR_SYNTAX, 2},
-		{"5K/h", ERR_SYNTAX, 2},
-		{"1.2.3", ERR_SYNTAX, 3},
-		{"5x", ERR_SYNTAX, 1},
-		{"0.4", ERR_INVALID, ERROR_NO_OFFSET},
-		{"1025G", ERR_LIMIT, ERROR_NO_OFFSET},
-		{"1099511627777", ERR_LIMIT, ERROR_NO_OFFSET},
-		{"99999999999999999999999999", ERR_LIMIT, ERROR_NO_OFFSET},
-		{"1024.5G", ERR_LIMIT, ERROR_NO_OFFSET},
+	    {"", ERR_SYNTAX, 0},
+	    {"K", ERR_SYNTAX, 0},
+	    {"abc", ERR_SYNTAX, 0},
+	    {"-5K", ERR_SYNTAX, 0},
+	    {" 5K", ERR_SYNTAX, 0},
+	    {"5 K", ERR_SYNTAX, 1},
+	    {"5.", ERR_SYNTAX, 2},
+	    {".", ERR_SYNTAX, 1},
+	    {"5KK", ERR_SYNTAX, 2},
+	    {"5Kb", ERR_SYNTAX, 2},
+	    {"5T", ERR_SYNTAX, 1},
+	    {"5K/", ERR_SYNTAX, 2},
+	    {"5K/h", ERR_SYNTAX, 2},
+	    {"1.2.3", ERR_SYNTAX, 3},
+	    {"5x", ERR_SYNTAX, 1},
+	    {"0.4", ERR_INVALID, ERROR_NO_OFFSET},
+	    {"1025G", ERR_LIMIT, ERROR_NO_OFFSET},
+	    {"1099511627777", ERR_LIMIT, ERROR_NO_OFFSET},
+	    {"99999999999999999999999999", ERR_LIMIT, ERROR_NO_OFFSET},
+	    {"1024.5G", ERR_LIMIT, ERROR_NO_OFFSET},
 	};
 	struct error err;
 	uint64_t v;
