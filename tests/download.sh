@@ -96,6 +96,8 @@ if start_opentracker $HASHES; then ok "opentracker runs on 127.0.0.1:$OT_PORT"; 
 fi
 
 hash_of() { info_field "$1.torrent" info_hash; }
+T_START=$(date +%s)
+section() { echo "# $* (at $(($(date +%s) - T_START)) s)"; }
 
 # same_data SRC DST: DST has exactly SRC's files (a tree or one file),
 # byte for byte; differences go to stderr.
@@ -172,6 +174,7 @@ fetch_and_check() {
 }
 
 # ---- a, b: Transmission, libtorrent, aria2 through opentracker ----------------
+section "a, b: Transmission, libtorrent, aria2 via opentracker, HTTP and UDP"
 for c in tr lt aria2; do
 	seed_copy seed-$c
 	for kind in http-single http-multi udp-single udp-multi; do
@@ -180,19 +183,29 @@ for c in tr lt aria2; do
 		case $c in
 		tr) start_tr_seed $t.torrent seed-$c "$(free_port)" ;;
 		lt) start_lt_seed $t.torrent seed-$c ;;
-		aria2) start_aria2_seed $t.torrent seed-$c "$(free_port)" ;;
+		aria2)
+			# aria2 has no UDP tracker without DHT: it announces over
+			# HTTP to the same opentracker, pieces over UDP.
+			case $kind in
+			udp*) start_aria2_seed $t.torrent seed-$c "$(free_port)" \
+				--bt-exclude-tracker="$UDP" --bt-tracker="$HTTP" ;;
+			*) start_aria2_seed $t.torrent seed-$c "$(free_port)" ;;
+			esac ;;
 		esac || { not_ok "$t: seeder starts"; continue; }
 		if ! ot_wait "$(hash_of $t)" 1; then
 			not_ok "$t: the seeder announced to opentracker"
 			stop_pid $SEED_PID
 			continue
 		fi
+		section "$t: seeder ready"
 		fetch_and_check "$t" $t.torrent $payload dl-$t
+		section "$t: done"
 		stop_pid $SEED_PID
 	done
 done
 
 # ---- c: three partial seeders on distinct addresses ---------------------------
+section "c: three partial seeders"
 parts_ok=1
 for k in 0 1 2; do
 	if ! start_lt_seed parts.torrent part$k 0 127.0.0.$((k + 2)) --partial; then
@@ -213,6 +226,7 @@ else
 fi
 
 # ---- d: a seeder drops out mid-download ---------------------------------------
+section "d: a seeder drops out"
 # Two seeders capped at 128 kB/s each; once a quarter of the data is on disk
 # the first one is killed (SIGKILL: its connections just drop).
 # allocated BYTES of a (sparse) file: pieces writes only verified pieces.
@@ -248,6 +262,7 @@ else
 fi
 
 # ---- e: a tracker that refuses, a seeder given with --peer ----------------------
+section "e: failing tracker"
 FAIL_TEXT="pieces test tracker says no"
 FAIL_LOG=$T_DIR/fail_tracker.log
 $PY "$top_srcdir/tests/py/fail_tracker.py" "$FAIL_TEXT" "$FAIL_PORT" >fail_tracker.out 2>"$FAIL_LOG" &
@@ -270,6 +285,7 @@ fi
 stop_pid $FT
 
 # ---- f: kill -9 mid-download, then resume ------------------------------------
+section "f: kill -9 and resume"
 # resume_pieces FILE: the piece indexes the resume file's `have` records
 # (BEP 3 order: bit 7 of byte 0 is piece 0), space-separated.
 resume_pieces() {
@@ -355,6 +371,7 @@ else
 fi
 
 # ---- g: nothing to do ----------------------------------------------------------
+section "g: already complete"
 # g1: the folder of a finished download (resume data says complete).
 # g2: a copy of the payload without resume data (found by checking).
 N=$(info_field lt-http-multi.torrent piece_count)

@@ -68,7 +68,7 @@ sys.exit(s.connect_ex((sys.argv[1], int(sys.argv[2]))) != 0)' "$1" "$2"
 
 # log_has FILE PATTERN: the file (carriage returns as newlines) matches.
 log_has() {
-	tr '\r' '\n' <"$1" 2>/dev/null | grep -q -- "$2"
+	[ -f "$1" ] && tr '\r' '\n' <"$1" | grep -q -- "$2"
 }
 
 # http_answers URL: any HTTP answer at all (errors such as 403 included).
@@ -186,7 +186,12 @@ start_tr_seed() {
 }
 EOF
 	SEED_LOG=$_tr_cfg/out.log
-	transmission-cli -g "$_tr_cfg" -w "$_tr_dl" -p "$3" -et -M "$1" >"$SEED_LOG" 2>&1 &
+	# Its status line goes to a block-buffered stdout when that is a file
+	# ("Seeding" would show up ~10 s late): unbuffer it.
+	_tr_unbuf=""
+	command -v stdbuf >/dev/null && _tr_unbuf="stdbuf -o0"
+	: >"$SEED_LOG"
+	$_tr_unbuf transmission-cli -g "$_tr_cfg" -w "$_tr_dl" -p "$3" -et -M "$1" >"$SEED_LOG" 2>&1 &
 	SEED_PID=$!
 	SEED_PORT=$3
 	t_track $SEED_PID
@@ -198,25 +203,31 @@ EOF
 	fi
 }
 
-# start_aria2_seed TORRENT DATA_DIR PORT: aria2c checking then seeding
-# DATA_DIR forever, listening on 127.0.0.1:PORT. Ready once its status line
-# says SEED (it checks first) and its port accepts connections. aria2 acts
-# once a second, so it announces about a second after that.
+# start_aria2_seed TORRENT DATA_DIR PORT [ARIA2 OPTIONS...]: aria2c checking
+# then seeding DATA_DIR forever, listening on 127.0.0.1:PORT. Ready once its
+# status line says SEED (it checks first) and its port accepts connections.
+# aria2 acts once a second, so it announces about a second after that.
+# aria2 speaks UDP tracker only through its DHT socket: with DHT off it
+# skips udp:// trackers ("udp is not supported yet"); to seed a udp://
+# torrent, swap the tracker, e.g. --bt-exclude-tracker=UDP_URL
+# --bt-tracker=HTTP_URL (opentracker shares the swarm between the two).
 start_aria2_seed() {
 	command -v aria2c >/dev/null || { echo "seeders.sh: aria2c is not installed" >&2; return 1; }
 	SEED_LOG=$(mktemp "$T_DIR/aria2.XXXXXX")
+	_a2_t=$1 _a2_d=$2 _a2_p=$3
+	shift 3
 	aria2c --no-conf --enable-dht=false --enable-dht6=false --bt-enable-lpd=false \
 		--enable-peer-exchange=false --seed-ratio=0.0 --check-integrity=true \
-		--listen-port="$3" --interface=127.0.0.1 --disable-ipv6=true \
+		--listen-port="$_a2_p" --interface=127.0.0.1 --disable-ipv6=true \
 		--bt-tracker-connect-timeout=5 --bt-tracker-timeout=5 \
 		--summary-interval=1 --console-log-level=notice --file-allocation=none \
 		--auto-save-interval=0 --max-upload-limit=0 \
-		-d "$2" "$1" >"$SEED_LOG" 2>&1 &
+		"$@" -d "$_a2_d" "$_a2_t" >"$SEED_LOG" 2>&1 &
 	SEED_PID=$!
-	SEED_PORT=$3
+	SEED_PORT=$_a2_p
 	t_track $SEED_PID
 	if ! wait_for "$SEED_READY_SECS" $SEED_PID log_has "$SEED_LOG" 'SEED(' ||
-		! wait_for 10 $SEED_PID port_open 127.0.0.1 "$3"; then
+		! wait_for 10 $SEED_PID port_open 127.0.0.1 "$_a2_p"; then
 		tr '\r' '\n' <"$SEED_LOG" | tail -20 >&2
 		return 1
 	fi

@@ -67,7 +67,7 @@ run_check() { # run_check DIR
 		for f in "$top/$dir"/tests/*.log "$top/$dir"/tests/fuzz/*.log; do
 			[ -f "$f" ] || continue
 			case "$f" in *test-suite.log) continue ;; esac
-			grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null || continue
+			grep -q ':test-result: \(FAIL\|ERROR\)' "${f%.log}.trs" 2>/dev/null || continue
 			echo "---- $f"
 			tail -40 "$f"
 		done
