@@ -205,7 +205,9 @@ done
 log "swarm ready"
 
 # --- Clients -------------------------------------------------------------
-PORT=40000
+# Leecher ports below Linux's ephemeral range (32768-60999), so that no
+# outgoing connection of an earlier run can hold the port.
+PORT=20000
 # verify TORRENT DIR: the download equals the source, file by file.
 verify() {
 	local f rel
@@ -286,7 +288,8 @@ run_client() {
 			echo "$ih 127.0.0.1 $PORT" >"$CONNECT.tmp"
 			mv "$CONNECT.tmp" "$CONNECT"
 		else
-			log "transmission-cli is not listening on $PORT"
+			log "transmission-cli is not listening on $PORT: stopping it"
+			kill -TERM "$rpid" 2>/dev/null || true
 		fi
 	fi
 	wait "$rpid" || true
@@ -328,7 +331,10 @@ run_client() {
 		"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall"])' "$W/r-$label.json" 2>/dev/null || echo '?')")"
 	if [ "$status" != ok ]; then
 		log "last lines of its output ($W/log-$label):"
-		tail -n 5 "$W/log-$label" >&2 || true
+		tr '\r' '\n' <"$W/log-$label" | grep -v '^Progress' | tail -n 5 >&2 || true
+	fi
+	if [ "$ok" != true ] && [ "${BENCH_KEEP:-0}" = 1 ]; then
+		mv "$dir" "$W/failed-$label"
 	fi
 	rm -rf "$dir" "$W/tr-$label"
 	sync

@@ -53,6 +53,7 @@
 #define MAX_HALF_OPEN	      16
 #define STRIKE_LIMIT	      3
 #define MAX_CONTRIB	      8
+#define MAX_SPARE_PBUFS	      8 /* piece buffers kept for reuse */
 #define MIN_QUEUE	      8
 #define REQUEST_QUEUE_SECONDS 1.0
 #define UPLOAD_LOW_WATER      (256u << 10) /* refill a peer's output below this */
@@ -63,7 +64,8 @@
 struct pbuf {
 	uint32_t piece;
 	uint32_t len;
-	uint8_t *data;
+	struct pbuf *next_spare;
+	uint8_t *data; /* piece_length bytes, whatever len is, so buffers can be reused */
 	int verifying;
 	unsigned ncontrib;
 	char contrib[MAX_CONTRIB][INET6_ADDRSTRLEN];
@@ -125,6 +127,8 @@ struct torrent {
 	uint32_t have_count;
 	uint64_t have_bytes;
 	struct pbuf **pbufs; /* per piece, NULL when not in memory */
+	struct pbuf *spare;  /* freed buffers kept for the next pieces */
+	unsigned nspare;
 	uint64_t pbuf_bytes;
 	unsigned jobs; /* verify jobs in flight */
 
@@ -255,11 +259,21 @@ pbuf_get(struct torrent *t, uint32_t piece, int create)
 	if (pb != NULL || !create)
 		return pb;
 	len = metainfo_piece_size(t->mi, piece);
-	if ((pb = calloc(1, sizeof *pb)) == NULL)
-		return NULL;
-	if ((pb->data = malloc(len)) == NULL) {
-		free(pb);
-		return NULL;
+	if (t->spare != NULL) {
+		/* Reuse a buffer: fresh memory costs page faults on every piece. */
+		pb = t->spare;
+		t->spare = pb->next_spare;
+		t->nspare--;
+		pb->next_spare = NULL;
+		pb->ncontrib = 0;
+		pb->verifying = 0;
+	} else {
+		if ((pb = calloc(1, sizeof *pb)) == NULL)
+			return NULL;
+		if ((pb->data = malloc(t->mi->piece_length)) == NULL) {
+			free(pb);
+			return NULL;
+		}
 	}
 	pb->piece = piece;
 	pb->len = len;
@@ -276,6 +290,12 @@ pbuf_free(struct torrent *t, struct pbuf *pb)
 	if (t->pbufs[pb->piece] == pb)
 		t->pbufs[pb->piece] = NULL;
 	t->pbuf_bytes -= pb->len;
+	if (t->nspare < MAX_SPARE_PBUFS && !t->stopping) {
+		pb->next_spare = t->spare;
+		t->spare = pb;
+		t->nspare++;
+		return;
+	}
 	free(pb->data);
 	free(pb);
 }
@@ -1662,6 +1682,13 @@ torrent_free(struct torrent *t)
 			if (t->pbufs[i] != NULL)
 				pbuf_free(t, t->pbufs[i]);
 	free(t->pbufs);
+	while (t->spare != NULL) {
+		struct pbuf *pb = t->spare;
+
+		t->spare = pb->next_spare;
+		free(pb->data);
+		free(pb);
+	}
 	picker_free(t->picker);
 	choker_free(t->choker);
 	storage_close(t->st);

@@ -19,7 +19,7 @@
 cd "$T_DIR"
 
 missing=""
-for tool in opentracker transmission-cli aria2c cmp; do
+for tool in opentracker transmission-cli aria2c; do
 	command -v $tool >/dev/null || missing="$missing $tool"
 done
 $PY -c 'import libtorrent' 2>/dev/null || missing="$missing python3-libtorrent"
@@ -128,16 +128,26 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-# fetch TORRENT OUT [OPTIONS...]: pieces download into OUT (loopback only),
-# bounded by `timeout 60`; stdout in OUT.out, stderr in OUT.err, exit
-# status in RC.
-fetch() {
+# fetch_start TORRENT OUT [OPTIONS...]: pieces download into OUT (loopback
+# only) in the background, bounded by `timeout 60`; stdout in OUT.out,
+# stderr in OUT.err. fetch_wait OUT: waits for it, exit status in RC.
+# fetch TORRENT OUT [OPTIONS...]: both.
+fetch_start() {
 	_f_t=$1 _f_o=$2
 	shift 2
 	mkdir -p "$_f_o"
-	RC=0
 	timeout 60 "$PIECES" download --bind 127.0.0.1 -p 0 -o "$_f_o" "$@" "$_f_t" \
-		>"$_f_o.out" 2>"$_f_o.err" || RC=$?
+		>"$_f_o.out" 2>"$_f_o.err" &
+	t_track $!
+	echo $! >"$_f_o.pid"
+}
+fetch_wait() {
+	RC=0
+	wait "$(cat "$1.pid")" || RC=$?
+}
+fetch() {
+	fetch_start "$@"
+	fetch_wait "$2"
 }
 
 # show_failure OUT: pieces' output, for the reader of a failed check.
@@ -153,10 +163,17 @@ summary_has() { grep -E -- "$2" "$1.out" >/dev/null; }
 
 # fetch_and_check LABEL TORRENT PAYLOAD OUT [OPTIONS...]: a fresh download
 # must exit 0, say it downloaded every piece, and leave the payload intact.
+# check_fetched LABEL TORRENT PAYLOAD OUT: the same checks, for a download
+# started with fetch_start.
 fetch_and_check() {
 	_fc_l=$1 _fc_t=$2 _fc_p=$3 _fc_o=$4
 	shift 4
-	fetch "$_fc_t" "$_fc_o" "$@"
+	fetch_start "$_fc_t" "$_fc_o" "$@"
+	check_fetched "$_fc_l" "$_fc_t" "$_fc_p" "$_fc_o"
+}
+check_fetched() {
+	_fc_l=$1 _fc_t=$2 _fc_p=$3 _fc_o=$4
+	fetch_wait "$_fc_o"
 	_fc_n=$(info_field "$_fc_t" piece_count)
 	if [ $RC -eq 0 ]; then ok "$_fc_l: exits 0"; else
 		not_ok "$_fc_l: exits 0"
@@ -175,11 +192,14 @@ fetch_and_check() {
 
 # ---- a, b: Transmission, libtorrent, aria2 through opentracker ----------------
 section "a, b: Transmission, libtorrent, aria2 via opentracker, HTTP and UDP"
+# Per client: one seeder per torrent (transmission-cli and aria2 take one
+# torrent each), then the four downloads at once (Transmission unchokes a
+# new peer only at its next 10-second choke round).
 for c in tr lt aria2; do
 	seed_copy seed-$c
+	seeders="" started="" ready=""
 	for kind in http-single http-multi udp-single udp-multi; do
 		t=$c-$kind
-		case $kind in *single) payload=$SINGLE ;; *) payload=$MULTI ;; esac
 		case $c in
 		tr) start_tr_seed $t.torrent seed-$c "$(free_port)" ;;
 		lt) start_lt_seed $t.torrent seed-$c ;;
@@ -192,16 +212,23 @@ for c in tr lt aria2; do
 			*) start_aria2_seed $t.torrent seed-$c "$(free_port)" ;;
 			esac ;;
 		esac || { not_ok "$t: seeder starts"; continue; }
-		if ! ot_wait "$(hash_of $t)" 1; then
-			not_ok "$t: the seeder announced to opentracker"
-			stop_pid $SEED_PID
-			continue
-		fi
-		section "$t: seeder ready"
-		fetch_and_check "$t" $t.torrent $payload dl-$t
-		section "$t: done"
-		stop_pid $SEED_PID
+		seeders="$seeders $SEED_PID"
+		started="$started $kind"
 	done
+	for kind in $started; do
+		if ot_wait "$(hash_of $c-$kind)" 1; then ready="$ready $kind"; else
+			not_ok "$c-$kind: the seeder announced to opentracker"
+		fi
+	done
+	section "$c: seeders ready:$ready"
+	for kind in $ready; do
+		fetch_start $c-$kind.torrent dl-$c-$kind
+	done
+	for kind in $ready; do
+		case $kind in *single) payload=$SINGLE ;; *) payload=$MULTI ;; esac
+		check_fetched $c-$kind $c-$kind.torrent $payload dl-$c-$kind
+	done
+	for p in $seeders; do stop_pid $p; done
 done
 
 # ---- c: three partial seeders on distinct addresses ---------------------------
@@ -227,11 +254,30 @@ fi
 
 # ---- d: a seeder drops out mid-download ---------------------------------------
 section "d: a seeder drops out"
-# Two seeders capped at 128 kB/s each; once a quarter of the data is on disk
-# the first one is killed (SIGKILL: its connections just drop).
-# allocated BYTES of a (sparse) file: pieces writes only verified pieces.
-allocated() { echo $(($(stat -c %b "$1" 2>/dev/null || echo 0) * 512)); }
-_at_least_allocated() { [ "$(allocated "$1")" -ge "$2" ]; }
+# Two seeders capped at 128 KiB/s each; once a quarter of the pieces are on
+# disk the first one is killed (SIGKILL: its connections just drop).
+# good_pieces TORRENT DIR: how many pieces of TORRENT are intact in DIR
+# (hashed here, whatever pieces' bookkeeping says).
+good_pieces() {
+	$PY - "$1" "$2" <<'PY'
+import hashlib, os, sys
+import libtorrent as lt
+ti = lt.torrent_info(sys.argv[1])
+fs = ti.files()
+data = bytearray()
+for i in range(fs.num_files()):
+    try:
+        with open(os.path.join(sys.argv[2], fs.file_path(i)), "rb") as f:
+            b = f.read(fs.file_size(i))
+    except OSError:
+        b = b""
+    data += b + bytes(fs.file_size(i) - len(b))
+plen = ti.piece_length()
+print(sum(hashlib.sha1(data[k * plen:(k + 1) * plen]).digest() == ti.hash_for_piece(k)
+          for k in range(ti.num_pieces())))
+PY
+}
+_good_at_least() { [ "$(good_pieces "$1" "$2" 2>/dev/null || echo 0)" -ge "$3" ]; }
 seed_copy seed-d1
 seed_copy seed-d2
 if start_lt_seed dropout.torrent seed-d1 0 127.0.0.2 --upload-limit 131072 && D1=$SEED_PID &&
@@ -243,9 +289,9 @@ if start_lt_seed dropout.torrent seed-d1 0 127.0.0.2 --upload-limit 131072 && D1
 		>dl-dropout.out 2>dl-dropout.err &
 	DL=$!
 	t_track $DL
-	if wait_for 30 $DL _at_least_allocated dl-dropout/$SINGLE $((1573641 / 4)) && alive $DL; then
+	if wait_for 30 $DL _good_at_least dropout.torrent dl-dropout 12 && alive $DL; then
 		kill -9 $D1
-		ok "dropout: first seeder killed mid-download ($(allocated dl-dropout/$SINGLE) bytes on disk)"
+		ok "dropout: first seeder killed mid-download ($(good_pieces dropout.torrent dl-dropout) of $(info_field dropout.torrent piece_count) pieces on disk)"
 	else
 		not_ok "dropout: first seeder killed mid-download (download not running with data on disk)"
 	fi
@@ -273,7 +319,13 @@ if wait_for 10 $FT log_has fail_tracker.out '^ready' &&
 	start_lt_seed failtrk.torrent seed-e; then
 	fetch_and_check "failing tracker + --peer" failtrk.torrent $MULTI dl-failtrk \
 		-v --peer 127.0.0.1:$SEED_PORT
-	check "failing tracker: it was asked" grep -q "GET /announce" "$FAIL_LOG"
+	# (The libtorrent seeder asks it too: its User-Agent says lt_seed/.)
+	if grep "GET /announce" "$FAIL_LOG" | grep -q -v "\[lt_seed/"; then
+		ok "failing tracker: pieces announced to it"
+	else
+		not_ok "failing tracker: pieces announced to it"
+		sed 's/^/#   /' "$FAIL_LOG"
+	fi
 	if grep -q "$FAIL_TEXT" dl-failtrk.err; then ok "failing tracker: its failure reason is on stderr"; else
 		not_ok "failing tracker: its failure reason is on stderr"
 		tr '\r' '\n' <dl-failtrk.err | grep -i -E 'announce|tracker' | head -5 | sed 's/^/#   /'
@@ -334,6 +386,7 @@ if start_lt_seed kill9.torrent seed-f 0 127.0.0.1 --upload-limit 98304 && ot_wai
 		RECORDED=$(resume_pieces "$RESUME" || true)
 		NREC=$(echo $RECORDED | wc -w)
 		ok "kill9: killed with $NREC of $KILL9_N pieces recorded in the resume file"
+		echo "# recorded:" $RECORDED
 		fetch kill9.torrent dl-kill9
 		if [ $RC -eq 0 ]; then ok "kill9: the second run exits 0"; else
 			not_ok "kill9: the second run exits 0"

@@ -151,11 +151,13 @@ start_lt_seed() {
 }
 
 # start_tr_seed TORRENT DATA_DIR PORT: transmission-cli 3.00 seeding
-# DATA_DIR, listening on 127.0.0.1:PORT (and [::1]:PORT), encryption
-# tolerated, in its own config dir. It verifies a newly added torrent's
-# data by itself (no -v needed) and prints "Seeding" once verified: that is
-# the ready signal. It ignores the
-# loopback peers a tracker returns: the leecher must dial it.
+# DATA_DIR, listening on 127.0.0.1:PORT (and [::1]:PORT: it always opens an
+# IPv6 socket, this is the narrowest address), encryption tolerated, in its
+# own config dir. It verifies a newly added torrent's data by itself (no -v
+# needed) and prints "Seeding" once verified: that is the ready signal; it
+# announces about a second later. It ignores the loopback peers a tracker
+# returns and unchokes a new peer only at its 10-second choke round: the
+# leecher must dial it, and waits up to ~10 s for data.
 start_tr_seed() {
 	command -v transmission-cli >/dev/null || { echo "seeders.sh: transmission-cli is not installed" >&2; return 1; }
 	_tr_cfg=$(mktemp -d "$T_DIR/transmission.XXXXXX")

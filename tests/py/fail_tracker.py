@@ -6,7 +6,8 @@
 Serves HTTP on 127.0.0.1:PORT (default: any free port) and answers every
 GET, announce and scrape alike, with the bencoded dictionary
 {"failure reason": TEXT}. Prints "ready port=N" once listening, logs one
-line per request on stderr, runs until killed."""
+line per request on stderr (with the User-Agent in brackets), runs until
+killed."""
 import http.server
 import signal
 import sys
@@ -26,7 +27,8 @@ def main():
             self.wfile.write(body)
 
         def log_message(self, fmt, *args):
-            sys.stderr.write("fail_tracker: %s\n" % (fmt % args))
+            sys.stderr.write("fail_tracker: %s [%s]\n"
+                             % (fmt % args, self.headers.get("User-Agent", "")))
             sys.stderr.flush()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

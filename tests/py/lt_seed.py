@@ -4,14 +4,14 @@
     lt_seed.py TORRENT DATA_DIR [--ip IP] [--port PORT] [--upload-limit BYTES]
                [--partial]
 
-Listens on IP:PORT (default 127.0.0.1, port 0 = any) with DHT, LSD, UPnP,
-NAT-PMP and PEX off, checks the data already in DATA_DIR, then seeds it and
+Listens on IP:PORT (default 127.0.0.1, port 0 = any; outgoing connections
+from IP too) with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, checks the data already in DATA_DIR, then seeds it and
 announces to the torrent's trackers. Prints one line
     ready port=N pieces=K/N
 once checking is done, the torrent is seeding (or, with --partial, once it
 holds whatever pieces the data in DATA_DIR had right: it then uploads those
-and never downloads anything) and every tracker has answered at least once
-(a tracker error also counts, so a broken tracker cannot hang the caller).
+and never downloads anything) and a tracker has answered (an error counts
+too, so that a refusing tracker cannot hang the caller), if it has any.
 --upload-limit caps this torrent's upload rate, local peers included.
 Runs until killed (SIGTERM/SIGINT end it quietly)."""
 import argparse
@@ -56,13 +56,16 @@ def main():
     }
     if a.upload_limit:
         settings["upload_rate_limit"] = a.upload_limit
-    ses = lt.session(settings)
+    # flags 0: no default plugins, so no ut_pex (PEX off); ut_metadata and
+    # smart_ban are added back below.
+    ses = lt.session(settings, 0)
     # By default peers on loopback/LAN belong to the "local" peer class,
     # which no rate limit applies to: put every address in the global class.
     f = lt.ip_filter()
     f.add_rule("0.0.0.0", "255.255.255.255", 1 << ses.global_peer_class_id)
     ses.set_peer_class_filter(f)
-    ses.add_extension("ut_metadata")  # no ut_pex: PEX stays off
+    ses.add_extension("ut_metadata")
+    ses.add_extension("smart_ban")
 
     ti = lt.torrent_info(a.torrent)
     p = lt.add_torrent_params()

@@ -1,0 +1,915 @@
+/*
+ * fs: FUSE request handlers and the parked-read queue for a mounted
+ * torrent (see fs.h and docs/fuse.md).
+ *
+ * Everything runs on the loop thread. on_session() reads up to
+ * FS_REQS_PER_WAKE requests from the non-blocking session fd and has libfuse
+ * dispatch each to a handler below; every handler ends in exactly one
+ * fuse_reply_* before it returns, except read, which may park its request.
+ *
+ * A parked read waits on one piece at a time: the first piece under it
+ * that is not verified. Parked reads hang off a small hash of buckets keyed
+ * by that piece, so a verified piece only looks at the reads waiting for
+ * it; a read whose piece arrived moves on to its next missing piece or, if
+ * none is left, is answered from disk. That keeps a verification O(reads
+ * waiting on that piece) even during the start-up check, which reports
+ * every piece found on disk.
+ *
+ * Interrupts: libfuse calls on_interrupt() while it dispatches the
+ * kernel's INTERRUPT message, with the interrupted request's lock held.
+ * Replying from there is legal but delicate, so the callback only flags
+ * the read; sweep_interrupted() answers it with EINTR right after the
+ * dispatch, in the same wake-up.
+ *
+ * Readahead and priorities live in stream.c: each open file handle owns a
+ * stream_reader, and each parked read holds its pieces at the top
+ * priority until it is answered or interrupted.
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 35
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "stream.h"
+#include "textenc.h"
+#include "tree.h"
+
+#define PARK_BUCKETS	 256u
+#define ENTRY_TIMEOUT	 3600.0 /* the tree never changes while mounted */
+#define ATTR_TIMEOUT	 1.0	/* st_blocks grows as pieces verify */
+#define IO_BLOCK_SIZE	 131072 /* st_blksize: what cp and friends read at once */
+#define XATTR_VALUE_MAX	 64
+
+struct parked {
+	fuse_req_t req;
+	uint64_t off; /* torrent offset */
+	size_t len;
+	uint32_t first, last, wait; /* pieces under the read; the one it waits for */
+	int interrupted;
+	struct parked *prev, *next; /* every parked read, oldest first */
+	struct parked *bnext;	    /* bucket of `wait` */
+};
+
+struct handle {
+	const struct tree_node *node;
+	struct stream_reader *reader;
+};
+
+struct fs {
+	struct loop *loop;
+	struct torrent *t;
+	const struct metainfo *mi;
+	struct tree tree;
+	struct stream *stream;
+	struct fs_hooks hooks;
+	int on_demand;
+	int64_t mtime;
+	uid_t uid;
+	gid_t gid;
+	char hex[41];
+
+	struct fuse_session *se;
+	struct loop_io *io;
+	struct fuse_buf buf;
+	int mounted; /* fuse_session_mount succeeded and fs_unmount has not run */
+	int leaving; /* no more parking: missing data reads fail with EIO */
+
+	struct parked *head, *tail;
+	struct parked *buckets[PARK_BUCKETS];
+	unsigned nparked;
+	unsigned ninterrupted;
+	uint64_t refused; /* reads refused because the queue was full */
+
+	uint8_t *rbuf; /* one read's data; requests are handled one at a time */
+	size_t rbuf_len;
+};
+
+static const char *const xattr_names[] = {
+    "user.pieces.progress",
+    "user.pieces.verified",
+    "user.pieces.infohash",
+    "user.pieces.peers",
+};
+#define NXATTRS (sizeof xattr_names / sizeof xattr_names[0])
+
+static void __attribute__((format(printf, 3, 4)))
+fs_log(struct fs *fs, enum torrent_log_level level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (fs->hooks.log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fs->hooks.log(fs->hooks.arg, level, msg);
+}
+
+/* ---- engine glue for stream.c ------------------------------------------------ */
+
+static void
+eng_set_priority(void *ctx, uint32_t piece, unsigned prio)
+{
+	torrent_set_priority(ctx, piece, prio);
+}
+
+static void
+eng_set_deadline(void *ctx, uint32_t piece, uint64_t deadline_ms)
+{
+	torrent_set_deadline(ctx, piece, deadline_ms);
+}
+
+static int
+eng_has_piece(void *ctx, uint32_t piece)
+{
+	return torrent_has_piece(ctx, piece);
+}
+
+static const struct stream_ops eng_ops = {
+    .set_priority = eng_set_priority,
+    .set_deadline = eng_set_deadline,
+    .has_piece = eng_has_piece,
+};
+
+/* ---- parked reads ------------------------------------------------------------ */
+
+static void
+bucket_add(struct fs *fs, struct parked *p)
+{
+	struct parked **b = &fs->buckets[p->wait % PARK_BUCKETS];
+
+	p->bnext = *b;
+	*b = p;
+}
+
+static void
+bucket_del(struct fs *fs, struct parked *p)
+{
+	struct parked **pp = &fs->buckets[p->wait % PARK_BUCKETS];
+
+	for (; *pp != NULL; pp = &(*pp)->bnext) {
+		if (*pp == p) {
+			*pp = p->bnext;
+			return;
+		}
+	}
+}
+
+/* Takes p out of the list (not the buckets) and lets its pieces go. */
+static void
+unlink_parked(struct fs *fs, struct parked *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		fs->head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		fs->tail = p->prev;
+	if (p->interrupted)
+		fs->ninterrupted--;
+	fs->nparked--;
+	stream_release(fs->stream, p->first, p->last, STREAM_PRIO_READ);
+}
+
+static int
+rbuf_reserve(struct fs *fs, size_t len)
+{
+	uint8_t *b;
+
+	if (len <= fs->rbuf_len)
+		return 0;
+	if ((b = realloc(fs->rbuf, len)) == NULL)
+		return -ENOMEM;
+	fs->rbuf = b;
+	fs->rbuf_len = len;
+	return 0;
+}
+
+/* Answers a read whose pieces are all verified. */
+static void
+serve(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
+{
+	int rc;
+
+	if ((rc = rbuf_reserve(fs, len)) < 0 || (rc = torrent_read(fs->t, off, fs->rbuf, len)) < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_buf(req, (const char *)fs->rbuf, len);
+}
+
+static void
+on_interrupt(fuse_req_t req, void *data)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct parked *p = data;
+
+	/* Only flag it: sweep_interrupted() replies once libfuse's locks are released. */
+	if (!p->interrupted) {
+		p->interrupted = 1;
+		fs->ninterrupted++;
+	}
+}
+
+static void
+sweep_interrupted(struct fs *fs)
+{
+	struct parked *p, *next;
+
+	for (p = fs->head; p != NULL && fs->ninterrupted > 0; p = next) {
+		next = p->next;
+		if (!p->interrupted)
+			continue;
+		bucket_del(fs, p);
+		unlink_parked(fs, p);
+		fuse_reply_err(p->req, EINTR);
+		free(p);
+	}
+}
+
+/* Answers every parked read with err (the mount is going away). */
+static void
+fail_parked(struct fs *fs, int err)
+{
+	struct parked *p;
+
+	while ((p = fs->head) != NULL) {
+		bucket_del(fs, p);
+		unlink_parked(fs, p);
+		fuse_reply_err(p->req, err);
+		free(p);
+	}
+}
+
+static void
+park(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
+{
+	uint32_t plen = fs->mi->piece_length;
+	struct parked *p;
+	uint32_t i;
+
+	if (fs->nparked >= FS_MAX_PARKED) {
+		/* A log line per doubling, so a stuck reader cannot flood the log. */
+		fs->refused++;
+		if ((fs->refused & (fs->refused - 1)) == 0)
+			fs_log(fs, TORRENT_LOG_WARNING,
+			       "%u reads are waiting for data already; answering EIO (%llu so far)",
+			       fs->nparked, (unsigned long long)fs->refused);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p->req = req;
+	p->off = off;
+	p->len = len;
+	p->first = (uint32_t)(off / plen);
+	p->last = (uint32_t)((off + len - 1) / plen);
+	for (i = p->first; i < p->last && torrent_has_piece(fs->t, i); i++)
+		;
+	p->wait = i;
+	if (stream_hold(fs->stream, p->first, p->last, STREAM_PRIO_READ,
+			loop_now_ms(fs->loop) + STREAM_READ_DEADLINE_MS) < 0) {
+		free(p);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p->prev = fs->tail;
+	if (fs->tail != NULL)
+		fs->tail->next = p;
+	else
+		fs->head = p;
+	fs->tail = p;
+	fs->nparked++;
+	bucket_add(fs, p);
+	torrent_kick(fs->t);
+	/* Last: if the kernel already interrupted req, on_interrupt runs right here. */
+	fuse_req_interrupt_func(req, on_interrupt, p);
+}
+
+void
+fs_piece_verified(struct fs *fs, uint32_t piece)
+{
+	struct parked **pp = &fs->buckets[piece % PARK_BUCKETS], *p, *ready = NULL;
+
+	tree_piece_verified(&fs->tree, piece);
+	stream_piece_verified(fs->stream, piece);
+	/* Take out the reads waiting on this piece first: moving one may reuse this bucket. */
+	while ((p = *pp) != NULL) {
+		if (p->wait != piece) {
+			pp = &p->bnext;
+			continue;
+		}
+		*pp = p->bnext;
+		p->bnext = ready;
+		ready = p;
+	}
+	while ((p = ready) != NULL) {
+		uint32_t i;
+
+		ready = p->bnext;
+		for (i = piece + 1; i <= p->last && torrent_has_piece(fs->t, i); i++)
+			;
+		if (i <= p->last) {
+			p->wait = i;
+			bucket_add(fs, p);
+			continue;
+		}
+		unlink_parked(fs, p);
+		serve(fs, p->req, p->off, p->len);
+		free(p);
+	}
+}
+
+unsigned
+fs_parked(const struct fs *fs)
+{
+	return fs->nparked;
+}
+
+/* ---- attributes ---------------------------------------------------------------- */
+
+static void
+fill_attr(struct fs *fs, const struct tree_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = tree_ino(&fs->tree, n);
+	if (tree_is_dir(n)) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2 + n->nsubdirs;
+		/* No blocks: du adds a folder's own blocks to its files'. */
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)n->size;
+		st->st_blocks = (blkcnt_t)((n->verified + 511) / 512);
+	}
+	st->st_blksize = IO_BLOCK_SIZE;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = (time_t)fs->mtime;
+}
+
+static const struct tree_node *
+node_of(struct fs *fs, fuse_ino_t ino)
+{
+	return tree_get(&fs->tree, ino);
+}
+
+static void
+op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Several reads of one file in flight: readahead overlaps a parked read. */
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+}
+
+static void
+op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct tree_node *dir = node_of(fs, parent), *n;
+	struct fuse_entry_param e;
+
+	if (dir == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!tree_is_dir(dir)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	memset(&e, 0, sizeof e);
+	/* ino 0 is a negative entry: the kernel caches "no such name" too. */
+	e.entry_timeout = ENTRY_TIMEOUT;
+	if ((n = tree_lookup(&fs->tree, dir, name)) != NULL) {
+		e.ino = tree_ino(&fs->tree, n);
+		e.generation = 1;
+		e.attr_timeout = ATTR_TIMEOUT;
+		fill_attr(fs, n, &e.attr);
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void
+op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct tree_node *n = node_of(fs, ino);
+	struct stat st;
+
+	(void)fi;
+	if (n == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(fs, n, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void
+op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct tree_node *n = node_of(fs, ino);
+
+	if (n == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!tree_is_dir(n)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	/* Listings never change: let the kernel keep them. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void
+op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct tree_node *n = node_of(fs, ino);
+	char *buf;
+	size_t pos = 0;
+	uint64_t i;
+
+	(void)fi;
+	if (n == NULL || !tree_is_dir(n)) {
+		fuse_reply_err(req, n == NULL ? ENOENT : ENOTDIR);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((buf = malloc(size ? size : 1)) == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Offsets: 0 is ".", 1 is "..", 2 + k the k-th child in name order. */
+	for (i = (uint64_t)off; i < (uint64_t)n->nkids + 2; i++) {
+		struct stat st;
+		const char *name;
+		size_t ent;
+
+		memset(&st, 0, sizeof st);
+		st.st_mode = S_IFDIR;
+		if (i == 0) {
+			name = ".";
+			st.st_ino = ino;
+		} else if (i == 1) {
+			name = "..";
+			st.st_ino = tree_ino(&fs->tree, &fs->tree.nodes[n->parent]);
+		} else {
+			const struct tree_node *c = tree_child(&fs->tree, n, (uint32_t)(i - 2));
+
+			name = c->name;
+			st.st_ino = tree_ino(&fs->tree, c);
+			st.st_mode = tree_is_dir(c) ? S_IFDIR : S_IFREG;
+		}
+		ent = fuse_add_direntry(req, buf + pos, size - pos, name, &st, (off_t)(i + 1));
+		if (ent > size - pos)
+			break;
+		pos += ent;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void
+op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct tree_node *n = node_of(fs, ino);
+	struct handle *h;
+	int raised = 0;
+
+	if (n == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (tree_is_dir(n)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if ((h = calloc(1, sizeof *h)) == NULL ||
+	    (h->reader = stream_reader_new(fs->stream, tree_file_offset(&fs->tree, n), n->size,
+					   loop_now_ms(fs->loop), &raised)) == NULL) {
+		free(h);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->node = n;
+	if (raised)
+		torrent_kick(fs->t);
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Verified data never changes, and we never answer with data we lack. */
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) != 0) {
+		/* The open was interrupted: no release will come for this handle. */
+		stream_reader_free(h->reader);
+		free(h);
+	}
+}
+
+static void
+op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (h != NULL) {
+		stream_reader_free(h->reader);
+		free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void
+op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	uint64_t toff;
+	size_t len;
+	int raised;
+
+	(void)ino;
+	if (h == NULL || off < 0) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if ((uint64_t)off >= h->node->size || size == 0) {
+		fuse_reply_buf(req, NULL, 0); /* EOF */
+		return;
+	}
+	len = h->node->size - (uint64_t)off < size ? (size_t)(h->node->size - (uint64_t)off) : size;
+	toff = tree_file_offset(&fs->tree, h->node) + (uint64_t)off;
+	raised = stream_reader_read(h->reader, toff, len, loop_now_ms(fs->loop));
+	if (torrent_has_range(fs->t, toff, len)) {
+		serve(fs, req, toff, len);
+		if (raised)
+			torrent_kick(fs->t);
+	} else if (fs->leaving) {
+		fuse_reply_err(req, EIO);
+	} else {
+		park(fs, req, toff, len); /* kicks the engine */
+	}
+}
+
+static void
+op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof sv);
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_blocks = (fsblkcnt_t)((fs->mi->total_length + 4095) / 4096);
+	sv.f_files = fs->tree.nnodes;
+	sv.f_namemax = METAINFO_MAX_COMPONENT;
+	sv.f_flag = ST_RDONLY;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* The value of a pieces xattr for node n; its length, or -1 when unknown. */
+static int
+xattr_value(struct fs *fs, const struct tree_node *n, const char *name, char *out, size_t cap)
+{
+	struct torrent_stats st;
+
+	if (strcmp(name, "user.pieces.progress") == 0) {
+		double pct = n->size ? 100.0 * (double)n->verified / (double)n->size : 100.0;
+
+		/* Never show 100% before the last byte is in. */
+		if (pct > 99.9 && n->verified < n->size)
+			pct = 99.9;
+		return snprintf(out, cap, "%.1f%%", pct);
+	}
+	if (strcmp(name, "user.pieces.verified") == 0)
+		return snprintf(out, cap, "%llu", (unsigned long long)n->verified);
+	if (strcmp(name, "user.pieces.infohash") == 0)
+		return snprintf(out, cap, "%s", fs->hex);
+	if (strcmp(name, "user.pieces.peers") == 0) {
+		torrent_get_stats(fs->t, &st);
+		return snprintf(out, cap, "%u", st.peers);
+	}
+	return -1;
+}
+
+static void
+op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct tree_node *n = node_of(fs, ino);
+	char val[XATTR_VALUE_MAX];
+	int len;
+
+	if (n == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if ((len = xattr_value(fs, n, name, val, sizeof val)) < 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if (size < (size_t)len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, (size_t)len);
+}
+
+static void
+op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	char list[256];
+	size_t len = 0, i;
+
+	if (node_of(fs, ino) == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	for (i = 0; i < NXATTRS; i++) {
+		size_t n = strlen(xattr_names[i]) + 1;
+
+		memcpy(list + len, xattr_names[i], n);
+		len += n;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, len);
+}
+
+/* Everything that would change the tree: a read-only filesystem (even with -o rw). */
+static void
+op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+	   struct fuse_file_info *fi)
+{
+	(void)ino, (void)attr, (void)to_set, (void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+	    int flags)
+{
+	(void)ino, (void)name, (void)value, (void)size, (void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino, (void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	  const char *newname, unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	  struct fuse_file_info *fi)
+{
+	(void)parent, (void)name, (void)mode, (void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_unlink,
+    .rename = op_rename,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .statfs = op_statfs,
+    .setxattr = op_setxattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .removexattr = op_removexattr,
+    .create = op_create,
+};
+
+/* ---- the session on the loop ----------------------------------------------------- */
+
+static void
+session_ended(struct fs *fs)
+{
+	if (fs->io != NULL) {
+		loop_io_del(fs->io);
+		fs->io = NULL;
+	}
+	fs->leaving = 1;
+	fail_parked(fs, EIO);
+	if (fs->hooks.unmounted != NULL)
+		fs->hooks.unmounted(fs->hooks.arg);
+}
+
+static void
+on_session(struct loop_io *io, int fd, short revents, void *arg)
+{
+	struct fs *fs = arg;
+	int i, rc;
+
+	(void)io, (void)fd, (void)revents;
+	/* A bounded batch, so a busy reader cannot starve the peers. */
+	for (i = 0; i < FS_REQS_PER_WAKE; i++) {
+		rc = fuse_session_receive_buf(fs->se, &fs->buf);
+		if (rc == -EAGAIN || rc == -EINTR || rc == -ENOENT)
+			break; /* nothing more now; ENOENT: the request died before we read it */
+		if (rc <= 0 || fuse_session_exited(fs->se)) {
+			/* 0 with the session exited: ENODEV, i.e. unmounted. */
+			if (rc < 0)
+				fs_log(fs, TORRENT_LOG_ERROR, "reading FUSE requests: %s",
+				       strerror(-rc));
+			session_ended(fs);
+			return;
+		}
+		fuse_session_process_buf(fs->se, &fs->buf);
+		if (fs->ninterrupted > 0)
+			sweep_interrupted(fs);
+		if (fuse_session_exited(fs->se)) {
+			session_ended(fs);
+			return;
+		}
+	}
+}
+
+struct fs *
+fs_new(struct loop *loop, struct torrent *t, const struct metainfo *mi, int on_demand,
+       int64_t mtime, const struct fs_hooks *hooks, struct error *err)
+{
+	struct fs *fs;
+	uint32_t i;
+
+	if ((fs = calloc(1, sizeof *fs)) == NULL) {
+		error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+		return NULL;
+	}
+	fs->loop = loop;
+	fs->t = t;
+	fs->mi = mi;
+	fs->on_demand = on_demand;
+	fs->mtime = mtime;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	if (hooks != NULL)
+		fs->hooks = *hooks;
+	textenc_hex(mi->info_hash, 20, fs->hex);
+	if (tree_build(&fs->tree, mi, err) < 0) {
+		free(fs);
+		return NULL;
+	}
+	fs->stream = stream_new(mi->piece_count, mi->piece_length, mi->total_length,
+				on_demand ? 0 : 1, &eng_ops, t);
+	if (fs->stream == NULL) {
+		error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+		fs_free(fs);
+		return NULL;
+	}
+	/* --on-demand: nothing is fetched unless a read or readahead raises it. */
+	if (on_demand)
+		for (i = 0; i < mi->piece_count; i++)
+			torrent_set_priority(t, i, 0);
+	return fs;
+}
+
+int
+fs_mount(struct fs *fs, const char *mountpoint, const char *const *opts, size_t nopts, int debug,
+	 struct error *err)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	size_t i;
+	int fd, fl, rc = -ERR_NOMEM;
+
+	if (fuse_opt_add_arg(&args, "pieces") < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
+	    fuse_opt_add_arg(&args, "ro,default_permissions,fsname=pieces,subtype=pieces") < 0 ||
+	    (debug && fuse_opt_add_arg(&args, "-d") < 0))
+		goto nomem;
+	for (i = 0; i < nopts; i++)
+		if (fuse_opt_add_arg(&args, "-o") < 0 || fuse_opt_add_arg(&args, opts[i]) < 0)
+			goto nomem;
+	if ((fs->se = fuse_session_new(&args, &fs_ops, sizeof fs_ops, fs)) == NULL) {
+		rc = error_set(err, ERR_INVALID, ERROR_NO_OFFSET, "bad FUSE options");
+		goto out;
+	}
+	if (fuse_session_mount(fs->se, mountpoint) != 0) {
+		rc = error_set(err, ERR_IO, ERROR_NO_OFFSET, "cannot mount on %s", mountpoint);
+		goto out;
+	}
+	fs->mounted = 1;
+	fd = fuse_session_fd(fs->se);
+	/* Non-blocking: a batch stops at EAGAIN instead of sleeping in read(). */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    (fs->io = loop_io_add(fs->loop, fd, POLLIN, on_session, fs)) == NULL) {
+		rc = error_set(err, ERR_IO, ERROR_NO_OFFSET, "cannot watch the FUSE device: %s",
+			       strerror(errno));
+		fs_unmount(fs);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+nomem:
+	error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
+out:
+	fuse_opt_free_args(&args);
+	return rc;
+}
+
+void
+fs_unmount(struct fs *fs)
+{
+	fs->leaving = 1;
+	/* Replies first: fuse_session_unmount closes the fd they go through. */
+	fail_parked(fs, EIO);
+	if (fs->io != NULL) {
+		loop_io_del(fs->io);
+		fs->io = NULL;
+	}
+	if (fs->mounted) {
+		fs->mounted = 0;
+		fuse_session_unmount(fs->se);
+	}
+}
+
+void
+fs_free(struct fs *fs)
+{
+	if (fs == NULL)
+		return;
+	if (fs->se != NULL) {
+		fs_unmount(fs);
+		fuse_session_destroy(fs->se);
+	}
+	free(fs->buf.mem);
+	free(fs->rbuf);
+	stream_free(fs->stream);
+	tree_free(&fs->tree);
+	free(fs);
+}

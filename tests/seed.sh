@@ -1,0 +1,488 @@
+#!/bin/sh
+# Integration test of seeding (issue 4) against real peers on loopback:
+#  1. Transmission, python3-libtorrent and aria2 each download a single-file
+#     and a multi-file torrent from a `pieces seed` that is the only seeder,
+#     (a) through opentracker over HTTP and (b) with the peer given directly.
+#     Transmission 3.00 ignores loopback peers from trackers, so pieces dials
+#     it: in (a) pieces learns its address from opentracker (Transmission
+#     announces first), in (b) from --peer. libtorrent in (a) finds pieces
+#     through opentracker, in (b) through connect_peer. aria2 cannot be given
+#     a peer on its command line (no such option in `aria2c --help=#bittorrent`),
+#     so in (b) pieces dials it with --peer, on a torrent without trackers.
+#  2. A swarm: one `pieces seed --max-up 256K` and three `pieces download
+#     --seed` leechers on 127.0.0.2/3/4 through opentracker: all complete and
+#     the leechers upload to one another (their "bytes uploaded" counters).
+#  3. Misbehaving peers (tests/py/evil_peer.py): requests for pieces the
+#     seeder lacks, impossible requests, a request flood without reading, an
+#     oversized frame, garbage instead of a handshake: each is disconnected,
+#     while a libtorrent leecher downloading at the same time completes, and
+#     the seeder's peak RSS stays under 100 MB.
+#  4. Rate limits: `pieces seed --max-up 1M` measured by a libtorrent leecher,
+#     `pieces download --max-down 1M` from a libtorrent seeder (16 MiB each);
+#     the measured rate / limit is printed and must be within 0.5x..1.5x.
+# Every download is compared byte for byte with the source.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/seeders.sh"
+cd "$T_DIR"
+
+missing=""
+for tool in opentracker transmission-cli aria2c; do
+	command -v $tool >/dev/null || missing="$missing $tool"
+done
+$PY -c 'import libtorrent' 2>/dev/null || missing="$missing python3-libtorrent"
+if [ -n "$missing" ]; then
+	not_ok "required tools are installed (missing:$missing)"
+	t_done
+	exit 1
+fi
+
+SAMPLES=$top_srcdir/sample-torrents/data
+SINGLE=pieces-sample.bin
+MULTI=pieces-sample-multi
+SWARM=swarm.bin
+EVIL=evil.bin
+RATE=rate.bin
+MiB=1048576
+LEECH=$top_srcdir/tests/py/lt_leech.py
+EVILPY=$top_srcdir/tests/py/evil_peer.py
+
+T_START=$(date +%s)
+section() { echo "# $* (at $(($(date +%s) - T_START)) s)"; }
+
+# Reference payloads: the samples, and random ones (4 MiB + a short last
+# piece for the swarm, 8 MiB for the misbehaving peers, 16 MiB for the rate
+# limits), with a copy of the 8 MiB one that holds only its first half.
+mkdir src half
+cp -R "$SAMPLES/$SINGLE" "$SAMPLES/$MULTI" src/
+[ -f src/$MULTI/empty.txt ] && [ ! -s src/$MULTI/empty.txt ] ||
+	{ not_ok "sample multi-file payload has its 0-byte file"; t_done; exit 1; }
+$PY - <<'PY'
+import random
+rng = random.Random(20261124)
+open("src/swarm.bin", "wb").write(rng.randbytes(4 * 1048576 + 7777))
+evil = rng.randbytes(8 * 1048576)
+open("src/evil.bin", "wb").write(evil)
+open("half/evil.bin", "wb").write(evil[:len(evil) // 2] + bytes(len(evil) - len(evil) // 2))
+open("src/rate.bin", "wb").write(rng.randbytes(16 * 1048576))
+PY
+
+info_field() { "$PIECES" info --json "$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
+hash_of() { info_field "$1.torrent" info_hash; }
+size_of() { info_field "$1.torrent" total_size; }
+
+OT_PORT=$(free_port)
+HTTP=http://127.0.0.1:$OT_PORT/announce
+HASHES=""
+# mk NAME PAYLOAD [PIECE_SIZE] [ANNOUNCE]: NAME.torrent over src/PAYLOAD,
+# without trackers unless ANNOUNCE is given; the source tag makes each
+# info-hash distinct, so every case has a swarm of its own.
+mk() {
+	"$PIECES" create -q -l "${3:-32K}" ${4:+-a "$4"} -s "seed-test-$1" -o "$1.torrent" "src/$2" ||
+		{ echo "# pieces create failed for $1" >&2; exit 1; }
+	[ -z "${4:-}" ] || HASHES="$HASHES $(hash_of "$1")"
+}
+for c in tr lt aria2; do
+	mk $c-trk-single $SINGLE 32K "$HTTP"
+	mk $c-trk-multi $MULTI 32K "$HTTP"
+	mk $c-dir-single $SINGLE
+	mk $c-dir-multi $MULTI
+done
+mk swarm $SWARM 32K "$HTTP"
+mk evil $EVIL 64K
+mk rate-up $RATE 256K
+mk rate-down $RATE 256K
+
+if start_opentracker $HASHES; then ok "opentracker runs on 127.0.0.1:$OT_PORT"; else
+	not_ok "opentracker runs"
+	t_done
+	exit 1
+fi
+
+# same_data SRC DST: DST has exactly SRC's files (a tree or one file), byte
+# for byte; differences go to stdout as comments. With NO_EMPTY=1, a 0-byte
+# file that DST lacks is only noted (Transmission 3.00 does not create them).
+same_data() {
+	NO_EMPTY=${NO_EMPTY:-0} $PY - "$1" "$2" <<'PY'
+import os, sys
+src, dst = sys.argv[1:]
+def files(root):
+    if os.path.isfile(root):
+        return {"": root}
+    out = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = p
+    return out
+if not os.path.exists(dst):
+    print("#   %s does not exist" % dst); sys.exit(1)
+a, b = files(src), files(dst)
+bad = []
+for k in sorted(set(a) - set(b)):
+    if os.environ["NO_EMPTY"] == "1" and os.path.getsize(a[k]) == 0:
+        print("#   note: 0-byte file %s not created (a Transmission 3.00 habit)" % k)
+    else:
+        bad.append("missing: %s" % k)
+bad += ["extra: %s" % k for k in sorted(set(b) - set(a))]
+for k in sorted(set(a) & set(b)):
+    if open(a[k], "rb").read() != open(b[k], "rb").read():
+        bad.append("differs: %s" % (k or dst))
+for x in bad:
+    print("#   " + x)
+sys.exit(1 if bad else 0)
+PY
+}
+
+# show LABEL FILE [N]: the last N (15) lines of a log, as comments.
+show() {
+	echo "#   $1:"
+	[ -f "$2" ] && tr '\r' '\n' <"$2" | tail -"${3:-15}" | sed 's/^/#     /'
+}
+
+# start_pieces_seed NAME TORRENT DIR [OPTIONS...]: `pieces seed -v` on
+# 127.0.0.1:PS_PORT (a free port), output in NAME.out/NAME.err; ready once
+# it has checked its data and says it is seeding. Sets PS_PID (pieces
+# itself, not a wrapper: stop it with stop_pieces).
+start_pieces_seed() {
+	_ps_n=$1 _ps_t=$2 _ps_d=$3
+	shift 3
+	PS_PORT=$(free_port)
+	"$PIECES" seed -v -p "$PS_PORT" --bind 127.0.0.1 "$@" "$_ps_t" "$_ps_d" \
+		>"$_ps_n.out" 2>"$_ps_n.err" &
+	PS_PID=$!
+	t_track $PS_PID
+	wait_for 30 $PS_PID log_has "$_ps_n.err" '^pieces: seeding' || { show "pieces seed" "$_ps_n.err"; return 1; }
+}
+
+# stop_pieces PID: SIGINT (pieces prints its summary and tells the tracker),
+# SIGKILL after 10 s; reaps it. Sets STOP_RC (130 when it was killed).
+stop_pieces() {
+	STOP_RC=0
+	kill -INT "$1" 2>/dev/null || true
+	_sp_n=0
+	while alive "$1" && [ $_sp_n -lt 100 ]; do
+		sleep 0.1
+		_sp_n=$((_sp_n + 1))
+	done
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || STOP_RC=$?
+}
+
+# uploaded NAME: the "N bytes uploaded" of pieces' summary in NAME.out.
+uploaded() { sed -n 's/.*[;,] \([0-9]*\) bytes uploaded.*/\1/p' "$1.out" | tail -1; }
+
+# vm_hwm PID: peak resident set of a running process, in kB.
+vm_hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# start_tr_leech TORRENT OUT PORT: transmission-cli downloading into OUT,
+# listening on 127.0.0.1:PORT, in its own config dir. Sets TR_PID, TR_LOG.
+start_tr_leech() {
+	_tr_cfg=$(mktemp -d "$T_DIR/transmission.XXXXXX")
+	mkdir -p "$2"
+	_tr_dl=$(cd "$2" && pwd)
+	cat >"$_tr_cfg/settings.json" <<EOF
+{
+    "dht-enabled": false,
+    "lpd-enabled": false,
+    "pex-enabled": false,
+    "utp-enabled": false,
+    "port-forwarding-enabled": false,
+    "bind-address-ipv4": "127.0.0.1",
+    "bind-address-ipv6": "::1",
+    "rpc-enabled": false,
+    "blocklist-enabled": false,
+    "encryption": 0,
+    "peer-port": $3,
+    "peer-port-random-on-start": false,
+    "download-dir": "$_tr_dl",
+    "incomplete-dir-enabled": false,
+    "rename-partial-files": false,
+    "speed-limit-up-enabled": false,
+    "speed-limit-down-enabled": false,
+    "alt-speed-enabled": false,
+    "ratio-limit-enabled": false,
+    "idle-seeding-limit-enabled": false,
+    "start-added-torrents": true,
+    "message-level": 2
+}
+EOF
+	TR_LOG=$_tr_cfg/out.log
+	transmission-cli -g "$_tr_cfg" -w "$_tr_dl" -p "$3" -et -M "$1" >"$TR_LOG" 2>&1 &
+	TR_PID=$!
+	t_track $TR_PID
+	# Its listening socket exists once it prints progress lines.
+	wait_for 20 $TR_PID log_has "$TR_LOG" '^Progress: ' || { show transmission "$TR_LOG"; return 1; }
+}
+
+# aria2 as a leecher: exits (0) once the download is complete.
+ARIA2_OPTS="--no-conf --enable-dht=false --enable-dht6=false --bt-enable-lpd=false
+	--enable-peer-exchange=false --seed-time=0 --interface=127.0.0.1 --disable-ipv6=true
+	--bt-tracker-connect-timeout=5 --bt-tracker-timeout=5 --summary-interval=0
+	--console-log-level=notice --file-allocation=none --auto-save-interval=0"
+
+# ---- 1: Transmission, libtorrent, aria2 download from `pieces seed` ----------
+# interop CLIENT MODE KIND: one case; MODE trk (opentracker) or dir (direct).
+interop() {
+	_c=$1 _m=$2 _k=$3
+	t=$_c-$_m-$_k
+	case $_k in single) payload=$SINGLE ;; *) payload=$MULTI ;; esac
+	out=dl-$t
+	mkdir -p $out seed-$t
+	cp -R src/$payload seed-$t/
+	size=$(size_of $t)
+	how=""
+	done_ok=0
+	NO_EMPTY=0
+	case $_c in
+	tr)
+		NO_EMPTY=1
+		TP=$(free_port)
+		start_tr_leech $t.torrent $out "$TP" || { not_ok "$t: transmission-cli starts"; return; }
+		if [ $_m = trk ]; then
+			# Transmission announces first; pieces learns it from the tracker.
+			ot_wait "$(hash_of $t)" 0 1 || { not_ok "$t: Transmission announced"; stop_pid $TR_PID; return; }
+			start_pieces_seed $t $t.torrent seed-$t || { not_ok "$t: pieces seed starts"; stop_pid $TR_PID; return; }
+			how="pieces dialled Transmission, found through opentracker"
+		else
+			start_pieces_seed $t $t.torrent seed-$t --peer 127.0.0.1:$TP ||
+				{ not_ok "$t: pieces seed starts"; stop_pid $TR_PID; return; }
+			how="pieces dialled Transmission, given with --peer"
+		fi
+		# Transmission sends INTERESTED on its 10 s rechoke pulse.
+		wait_for 40 $TR_PID log_has "$TR_LOG" 'State changed from "Incomplete" to "Complete"' && done_ok=1
+		[ $done_ok = 1 ] || show transmission "$TR_LOG" 5
+		stop_pid $TR_PID
+		peer_re="127\.0\.0\.1:$TP: connected (outgoing)"
+		;;
+	lt)
+		start_pieces_seed $t $t.torrent seed-$t || { not_ok "$t: pieces seed starts"; return; }
+		if [ $_m = trk ]; then
+			ot_wait "$(hash_of $t)" 1 || { not_ok "$t: pieces announced"; stop_pieces $PS_PID; return; }
+			set -- ; how="libtorrent found pieces through opentracker"
+		else
+			set -- --peer 127.0.0.1:$PS_PORT; how="libtorrent connect_peer"
+		fi
+		timeout 40 $PY "$LEECH" --timeout 30 "$@" $t.torrent $out >$out.log 2>&1 && done_ok=1
+		[ $done_ok = 1 ] || show libtorrent $out.log 5
+		peer_re="127\.0\.0\.1:[0-9]*: connected (incoming)"
+		;;
+	aria2)
+		if [ $_m = trk ]; then
+			start_pieces_seed $t $t.torrent seed-$t || { not_ok "$t: pieces seed starts"; return; }
+			ot_wait "$(hash_of $t)" 1 || { not_ok "$t: pieces announced"; stop_pieces $PS_PID; return; }
+			# shellcheck disable=SC2086
+			timeout 25 aria2c $ARIA2_OPTS --listen-port="$(free_port)" -d $out $t.torrent \
+				>$out.log 2>&1 && done_ok=1
+			how="aria2 found pieces through opentracker"
+			peer_re="127\.0\.0\.1:[0-9]*: connected (incoming)"
+		else
+			AP=$(free_port)
+			# shellcheck disable=SC2086
+			timeout 25 aria2c $ARIA2_OPTS --listen-port="$AP" -d $out $t.torrent >$out.log 2>&1 &
+			A2=$!
+			t_track $A2
+			wait_for 10 $A2 port_open 127.0.0.1 "$AP" || { not_ok "$t: aria2 listens"; show aria2 $out.log; return; }
+			start_pieces_seed $t $t.torrent seed-$t --peer 127.0.0.1:$AP ||
+				{ not_ok "$t: pieces seed starts"; return; }
+			wait $A2 && done_ok=1 || true
+			how="pieces dialled aria2, given with --peer"
+			peer_re="127\.0\.0\.1:$AP: connected (outgoing)"
+		fi
+		[ $done_ok = 1 ] || show aria2 $out.log 5
+		;;
+	esac
+	stop_pieces $PS_PID
+	if [ $done_ok = 1 ]; then ok "$t: $_c downloads from pieces seed ($how)"; else
+		not_ok "$t: $_c downloads from pieces seed ($how)"
+		show "pieces seed stderr" $t.err 8
+	fi
+	if same_data src/$payload $out/$payload; then ok "$t: every byte matches the source"; else
+		not_ok "$t: every byte matches the source"
+	fi
+	check "$t: pieces logged the connection ($peer_re)" log_has $t.err "$peer_re"
+	up=$(uploaded $t)
+	if [ $STOP_RC -eq 0 ] && [ -n "$up" ] && [ "$up" -ge "$size" ]; then
+		ok "$t: pieces seed exits 0 on SIGINT and reports ${up} bytes uploaded (size $size)"
+	else
+		not_ok "$t: pieces seed exits 0 on SIGINT (status $STOP_RC) and reports >= $size bytes uploaded (${up:-none})"
+		show "pieces seed stdout" $t.out 3
+	fi
+}
+
+section "1: Transmission, libtorrent and aria2 download from pieces seed"
+for c in tr lt aria2; do
+	for m in trk dir; do
+		for k in single multi; do
+			interop $c $m $k
+		done
+	done
+	section "1: $c done"
+done
+
+# ---- 2: one rate-limited pieces seeder, three pieces leechers ---------------
+section "2: swarm of one seeder (--max-up 256K) and three pieces leechers"
+SW_SIZE=$(size_of swarm)
+mkdir seed-swarm
+cp src/$SWARM seed-swarm/
+if start_pieces_seed swarm swarm.torrent seed-swarm --max-up 256K && SW_SEED=$PS_PID &&
+	ot_wait "$(hash_of swarm)" 1; then
+	SW_PIDS=""
+	for k in 2 3 4; do
+		mkdir dl-swarm$k
+		"$PIECES" download --seed -v --bind 127.0.0.$k -p "$(free_port)" -o dl-swarm$k swarm.torrent \
+			>swarm$k.out 2>swarm$k.err &
+		SW_PIDS="$SW_PIDS $!"
+		t_track $!
+		# One at a time, so each learns the ones before it from the tracker.
+		ot_wait "$(hash_of swarm)" 1 $((k - 1)) || true
+	done
+	all=1
+	for k in 2 3 4; do
+		wait_for 90 "" log_has swarm$k.err 'download complete; seeding' || all=0
+	done
+	section "2: leechers done"
+	# A few seconds more, for the HAVEs of the last pieces to go round.
+	sleep 1
+	for pid in $SW_PIDS; do stop_pieces $pid; done
+	stop_pieces $SW_SEED
+	seed_up=$(uploaded swarm)
+	if [ $all = 1 ]; then ok "swarm: all three leechers complete"; else
+		not_ok "swarm: all three leechers complete"
+		for k in 2 3 4; do show "leecher 127.0.0.$k" swarm$k.err 6; done
+	fi
+	sum=0 traded=0 line=""
+	for k in 2 3 4; do
+		check "swarm: leecher 127.0.0.$k: every byte matches the source" same_data src/$SWARM dl-swarm$k/$SWARM
+		u=$(uploaded swarm$k)
+		line="$line 127.0.0.$k=${u:-?}"
+		sum=$((sum + ${u:-0}))
+		[ "${u:-0}" -gt 0 ] && traded=$((traded + 1))
+	done
+	echo "# swarm: size $SW_SIZE; bytes uploaded: seeder=${seed_up:-?}$line (leechers: $sum)"
+	if [ "$traded" -ge 2 ] && [ "$sum" -ge "$SW_SIZE" ]; then
+		ok "swarm: the leechers traded: $traded of 3 uploaded, $sum bytes in all (>= the size, $SW_SIZE)"
+	else
+		not_ok "swarm: the leechers traded ($traded of 3 uploaded, $sum bytes in all; want >= 2 and >= $SW_SIZE)"
+	fi
+	if [ -n "$seed_up" ] && [ "$seed_up" -lt $((3 * SW_SIZE)) ]; then
+		ok "swarm: the seeder uploaded less than 3 copies ($seed_up < $((3 * SW_SIZE)))"
+	else
+		not_ok "swarm: the seeder uploaded less than 3 copies (${seed_up:-?} vs $((3 * SW_SIZE)))"
+	fi
+	for k in 2 3 4; do
+		check "swarm: leecher 127.0.0.$k connected to another leecher" \
+			log_has swarm$k.err '127\.0\.0\.[234]:[0-9]*: connected'
+	done
+else
+	not_ok "swarm: pieces seed starts and announces"
+fi
+
+# ---- 3: misbehaving peers ----------------------------------------------------
+section "3: misbehaving peers"
+EV_SIZE=$(size_of evil)
+mkdir seed-evil
+cp src/$EVIL seed-evil/
+# evil NAME PORT TORRENT MODE LOG: one evil_peer.py run; checks it was
+# disconnected and that pieces' log says why.
+evil() {
+	RC=0
+	timeout 40 $PY "$EVILPY" --timeout 25 127.0.0.1 "$2" "$3" "$4" >evil-$1.out 2>&1 || RC=$?
+	res=$(head -1 evil-$1.out)
+	echo "# evil $1: $res"
+	lp=$(sed -n 's/^local_port=\([0-9]*\) .*/\1/p' evil-$1.out)
+	if [ $RC -eq 0 ]; then ok "evil $1: disconnected by pieces"; else
+		not_ok "evil $1: disconnected by pieces (evil_peer.py status $RC)"
+		show evil_peer evil-$1.out 5
+	fi
+	why=$(tr '\r' '\n' <"$5" | sed -n "s/^pieces: 127\.0\.0\.1:${lp:-x}: closed: //p" | head -1)
+	check "evil $1: pieces logged the close: ${why:-nothing}" test -n "$why"
+}
+if start_pieces_seed evil-full evil.torrent seed-evil --max-up 2M && EF=$PS_PID; then
+	# A well-behaved leecher, slowed by --max-up to about 4 s, meanwhile.
+	mkdir dl-evil
+	timeout 60 $PY "$LEECH" --timeout 50 --peer 127.0.0.1:$PS_PORT evil.torrent dl-evil >dl-evil.log 2>&1 &
+	LT=$!
+	t_track $LT
+	wait_for 20 $LT log_has evil-full.err ': connected (incoming)' || true
+	for mode in badreq flood bigframe garbage; do
+		evil $mode $PS_PORT evil.torrent $mode evil-full.err
+	done
+	RC=0
+	wait $LT || RC=$?
+	if [ $RC -eq 0 ]; then ok "evil: the libtorrent leecher alongside completes ($(cat dl-evil.log | tail -1))"; else
+		not_ok "evil: the libtorrent leecher alongside completes (status $RC)"
+		show libtorrent dl-evil.log 5
+	fi
+	check "evil: the leecher's data matches the source" same_data src/$EVIL dl-evil/$EVIL
+	hwm=$(vm_hwm $EF)
+	stop_pieces $EF
+	check "evil: pieces seed peak RSS ${hwm} kB < 100 MB" test "$hwm" -gt 0 -a "$hwm" -lt 102400
+	check "evil: pieces seed exits 0 on SIGINT afterwards (status $STOP_RC)" test $STOP_RC -eq 0
+else
+	not_ok "evil: pieces seed starts"
+fi
+if start_pieces_seed evil-half evil.torrent half && EH=$PS_PID; then
+	check "evil: pieces seed over half the data says it has 64 of 128 pieces" \
+		log_has evil-half.err 'only 64 of 128 pieces are present'
+	evil missing $PS_PORT evil.torrent missing evil-half.err
+	n=$(sed -n 's/.* lacking_blocks=\([0-9]*\) .*/\1/p' evil-missing.out)
+	check "evil missing: no block of a missing piece was sent (${n:-?})" test "${n:-1}" -eq 0
+	hwm=$(vm_hwm $EH)
+	stop_pieces $EH
+	check "evil: pieces seed (half data) peak RSS ${hwm} kB < 100 MB" test "$hwm" -gt 0 -a "$hwm" -lt 102400
+else
+	not_ok "evil: pieces seed over half the data starts"
+fi
+
+# ---- 4: rate limits --------------------------------------------------------------
+section "4: rate limits"
+# ratio BYTES SECS: measured rate / 1 MiB/s, 3 decimals.
+ratio() { $PY -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2]) / 1048576))' "$1" "$2"; }
+within() { $PY -c 'import sys; sys.exit(not 0.5 <= float(sys.argv[1]) <= 1.5)' "$1"; }
+mkdir seed-rate
+cp src/$RATE seed-rate/
+if start_pieces_seed rate-up rate-up.torrent seed-rate --max-up 1M && RU=$PS_PID; then
+	mkdir dl-rate-up
+	RC=0
+	timeout 60 $PY "$LEECH" --timeout 50 --peer 127.0.0.1:$PS_PORT rate-up.torrent dl-rate-up \
+		>dl-rate-up.log 2>&1 || RC=$?
+	stop_pieces $RU
+	line=$(grep '^done ' dl-rate-up.log || true)
+	b=$(echo "$line" | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
+	s=$(echo "$line" | sed -n 's/.*secs=\([0-9.]*\).*/\1/p')
+	if [ $RC -eq 0 ] && [ -n "$b" ] && same_data src/$RATE dl-rate-up/$RATE; then
+		r=$(ratio "$b" "$s")
+		echo "# rate: pieces seed --max-up 1M: libtorrent received $b bytes in $s s = $(ratio "$b" "$s") MiB/s, ratio to the limit $r"
+		check "rate: pieces seed --max-up 1M: measured/limit = $r (want 0.5..1.5)" within "$r"
+	else
+		not_ok "rate: libtorrent downloads the 16 MiB payload from pieces seed --max-up 1M (status $RC)"
+		show libtorrent dl-rate-up.log 5
+	fi
+else
+	not_ok "rate: pieces seed --max-up 1M starts"
+fi
+if start_lt_seed rate-down.torrent seed-rate; then
+	mkdir dl-rate-down
+	RC=0
+	t0=$($PY -c 'import time; print(time.monotonic())')
+	timeout 60 "$PIECES" download --max-down 1M --bind 127.0.0.1 -p 0 --peer 127.0.0.1:$SEED_PORT \
+		-o dl-rate-down rate-down.torrent >dl-rate-down.out 2>dl-rate-down.err || RC=$?
+	wall=$($PY -c 'import sys, time; print("%.3f" % (time.monotonic() - float(sys.argv[1])))' "$t0")
+	stop_pid $SEED_PID
+	s=$(sed -n 's/.*: complete, 100\.0% of .* in \([0-9.]*\) s .*/\1/p' dl-rate-down.out)
+	if [ $RC -eq 0 ] && [ -n "$s" ] && same_data src/$RATE dl-rate-down/$RATE; then
+		b=$(size_of rate-down)
+		r=$(ratio "$b" "$s")
+		echo "# rate: pieces download --max-down 1M: $b bytes in $s s by its summary ($wall s wall clock, start-up included) = ratio to the limit $r"
+		check "rate: pieces download --max-down 1M: measured/limit = $r (want 0.5..1.5)" within "$r"
+	else
+		not_ok "rate: pieces download --max-down 1M completes from libtorrent (status $RC)"
+		show "pieces stdout" dl-rate-down.out 3
+		show "pieces stderr" dl-rate-down.err 5
+	fi
+else
+	not_ok "rate: libtorrent seeder starts"
+fi
+
+section "end"
+t_done
