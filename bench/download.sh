@@ -68,6 +68,8 @@ if [ -z "${PIECES:-}" ]; then
 fi
 { [ -n "${PIECES:-}" ] && [ -x "$PIECES" ]; } || die "pieces binary not found: set PIECES"
 
+# The source tree's state when the run starts (the binary is whatever PIECES is).
+GITV=$(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?')
 SIZE_MB=${BENCH_SIZE_MB:-1024}
 MULTI_MB=${BENCH_MULTI_MB:-$((SIZE_MB * 300 / 1024))}
 [ "$MULTI_MB" -ge 8 ] || MULTI_MB=8
@@ -383,18 +385,14 @@ $PY - "$W/meta.json" "$CLIENTS" "$RUNS" "$WARMUP" "$SINGLE_BYTES" "$MULTI_BYTES"
 	    cpu = "%s x%d" % (cpu, os.cpu_count())
 	except Exception:
 	    pass
-	try:
-	    gv = subprocess.run(["git", "-C", "$HERE/..", "describe", "--always", "--dirty"],
-	                        capture_output=True, text=True, timeout=10).stdout.strip()
-	except Exception:
-	    gv = ""
+	gv = "$GITV"
 	import libtorrent
 	tors = {"single": dict(key="single", desc="one file", bytes=int(a[5]), files=1, piece_kib=1024),
 	        "multi": dict(key="multi", desc="multi-file", bytes=int(a[6]), files=int(a[7]), piece_kib=512)}
 	meta = dict(date="$(date '+%Y-%m-%d %H:%M %Z')", clients=a[2].split(), runs=int(a[3]),
 	            warmup=(a[4] + " on each torrent") if a[4] else "none",
 	            torrents=[tors[t] for t in a[8].split()], versions=a[9:],
-	            pieces_version=gv or "?", kernel="Linux " + platform.release(), cpu=cpu,
+	            pieces_version=gv or "?", pieces_bin="$PIECES", kernel="Linux " + platform.release(), cpu=cpu,
 	            libtorrent=libtorrent.__version__)
 	json.dump(meta, open(a[1], "w"))
 EOF

@@ -52,8 +52,9 @@ def main():
     w = out.append
     w("# Download benchmark, %s" % meta["date"])
     w("")
-    w("pieces %s; %s; %s" % (meta.get("pieces_version", "?"),
-                              meta.get("kernel", "?"), meta.get("cpu", "?")))
+    w("pieces: %s (source tree at the start of the run: %s); %s; %s" % (
+        meta.get("pieces_bin", "?"), meta.get("pieces_version", "?"),
+        meta.get("kernel", "?"), meta.get("cpu", "?")))
     w("")
     w("Swarm: opentracker + 3 python3-libtorrent %s seeders (127.0.0.2-4) in a "
       "network namespace with only `lo`; each client downloads into an empty "

@@ -33,6 +33,7 @@ struct dl {
 	int verbosity; /* 0 quiet, 1 normal, 2 verbose */
 	int tty;
 	int interrupted;
+	uint64_t interrupt_ms;
 	int failed;
 	int done;
 	int seed;	       /* keep seeding after completion */
@@ -246,13 +247,20 @@ on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct dl *d = arg;
 
-	if (d->interrupted) {
-		/* Second Ctrl-C: the user does not want to wait for trackers. */
+	if (d->interrupted && loop_now_ms(loop) - d->interrupt_ms >= 500) {
+		/*
+		 * Second Ctrl-C: the user does not want to wait for trackers. One
+		 * within half a second is the same event delivered twice (timeout(1)
+		 * signals the child and then its process group).
+		 */
 		if (d->tty)
 			fputc('\n', stderr);
 		_exit(130);
 	}
+	if (d->interrupted)
+		return;
 	d->interrupted = 1;
+	d->interrupt_ms = loop_now_ms(loop);
 	if (d->verbosity > 0) {
 		if (d->tty)
 			fputs("\r\033[K", stderr);

@@ -91,7 +91,7 @@ peer_new(struct loop *loop, int fd, const struct sockaddr *sa, socklen_t salen,
 	buf_init(&p->out, PEER_OUT_MAX);
 	p->am_choking = 1;
 	p->peer_choking = 1;
-	p->max_reqs = 16;
+	p->max_reqs = 32; /* until the peer's rate is known */
 	p->created_ms = p->last_recv_ms = p->last_send_ms = loop_now_ms(loop);
 	if (p->in == NULL || p->have == NULL || p->reqs == NULL || p->ureqs == NULL) {
 		peer_free(p);

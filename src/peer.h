@@ -104,8 +104,9 @@ struct peer {
 	uint32_t have_count;
 	struct peer_req *reqs; /* blocks requested and not yet received */
 	unsigned nreqs;
-	unsigned max_reqs; /* current pipeline depth target */
-	int strikes;
+	unsigned max_reqs;  /* current pipeline depth target */
+	int strikes;	    /* unsolicited blocks */
+	unsigned cancelled; /* requests cancelled that may still be answered */
 	int snubbed;
 	uint64_t downloaded, uploaded; /* payload bytes */
 	uint64_t rate_bytes;	       /* payload received in the current second */

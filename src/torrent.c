@@ -53,9 +53,10 @@
 #define MAX_HALF_OPEN	      16
 #define STRIKE_LIMIT	      3
 #define MAX_CONTRIB	      8
-#define MAX_SPARE_PBUFS	      8 /* piece buffers kept for reuse */
-#define MIN_QUEUE	      8
-#define REQUEST_QUEUE_SECONDS 1.0
+#define MAX_UNSOLICITED	      16 /* blocks nobody asked for before we hang up */
+#define MAX_SPARE_PBUFS	      8	 /* piece buffers kept for reuse */
+#define MIN_QUEUE	      32
+#define REQUEST_QUEUE_SECONDS 2.0
 #define UPLOAD_LOW_WATER      (256u << 10) /* refill a peer's output below this */
 #define MAX_BAD_REQUESTS      64	   /* requests for pieces we lack before we hang up */
 #define MAX_DROPPED_REQUESTS  4096	   /* requests past the queue cap before we hang up */
@@ -340,11 +341,23 @@ return_requests(struct torrent *t, struct peer *p, int timed_out)
 	unsigned i;
 
 	for (i = 0; i < p->nreqs; i++) {
-		if (timed_out)
-			picker_block_timed_out(t->picker, p->reqs[i].piece, p->reqs[i].block);
-		else
-			picker_block_cancelled(t->picker, p->reqs[i].piece, p->reqs[i].block);
+		uint32_t piece = p->reqs[i].piece, block = p->reqs[i].block;
+
+		if (timed_out) {
+			/* Tell a slow peer; its late blocks are then expected, not unsolicited. */
+			uint32_t begin = block * PICKER_BLOCK_SIZE;
+			uint32_t len = metainfo_piece_size(t->mi, piece) - begin;
+
+			picker_block_timed_out(t->picker, piece, block);
+			if (p->state == PEER_ACTIVE)
+				peer_send_cancel(p, piece, begin,
+						 len < PICKER_BLOCK_SIZE ? len : PICKER_BLOCK_SIZE);
+		} else {
+			picker_block_cancelled(t->picker, piece, block);
+		}
 	}
+	/* Blocks already on the wire may still arrive after a choke or a cancel. */
+	p->cancelled += p->nreqs;
 	p->nreqs = 0;
 }
 
@@ -495,9 +508,14 @@ verify_done(void *arg)
 
 	t->jobs--;
 	if (j->ok && j->wrote == 0) {
+		int was_full = t->pbuf_bytes >= TORRENT_PIECE_BUDGET;
+
 		pbuf_free(t, pb);
 		piece_verified(t, piece);
 		check_complete(t);
+		/* Budget freed: peers that were held back can get new pieces now. */
+		if (was_full && !t->stopping)
+			torrent_kick(t);
 	} else if (j->ok) {
 		char msg[160];
 
@@ -804,9 +822,14 @@ on_piece(struct torrent *t, struct peer *p, const struct wire_msg *m)
 	t->downloaded += m->data_len;
 	t->rate_bytes += m->data_len;
 	if (!found) {
-		/* Late blocks after a CANCEL are normal; a stream of them is not. */
+		/*
+		 * Blocks we cancelled (endgame, snub, choke) may still arrive: each
+		 * cancel allows one. Beyond that the peer sends what nobody asked for.
+		 */
 		t->wasted += m->data_len;
-		if (++p->strikes > 64)
+		if (p->cancelled > 0)
+			p->cancelled--;
+		else if (++p->strikes > MAX_UNSOLICITED)
 			peer_close(p, "too many unrequested blocks");
 		return;
 	}
@@ -829,6 +852,7 @@ on_piece(struct torrent *t, struct peer *p, const struct wire_msg *m)
 			if (o->reqs[i].piece == m->index && o->reqs[i].block == block) {
 				picker_block_cancelled(t->picker, m->index, block);
 				peer_send_cancel(o, m->index, m->begin, (uint32_t)m->data_len);
+				o->cancelled++;
 				peer_drop_req(o, i);
 				break;
 			}
@@ -1221,6 +1245,7 @@ on_tick(struct loop_timer *tm, void *arg)
 	struct torrent *t = arg;
 	uint64_t now = loop_now_ms(t->loop);
 	struct peer *p, *next;
+	unsigned nactive;
 	int i;
 
 	t->down_rate = t->down_rate * 0.5 + (double)t->rate_bytes * 0.5;
@@ -1230,6 +1255,9 @@ on_tick(struct loop_timer *tm, void *arg)
 	for (i = 0; i < 2; i++)
 		if (t->listen_io[i] != NULL && loop_io_events(t->listen_io[i]) == 0)
 			loop_io_set_events(t->listen_io[i], POLLIN);
+	nactive = count_active(t, NULL);
+	if (nactive == 0)
+		nactive = 1;
 	for (p = t->peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->state == PEER_CONNECTING && now - p->created_ms > CONNECT_TIMEOUT_MS) {
@@ -1257,13 +1285,20 @@ on_tick(struct loop_timer *tm, void *arg)
 			continue;
 		}
 		{
+			/*
+			 * Bandwidth x delay: keep about REQUEST_QUEUE_SECONDS of this
+			 * peer's rate in flight, but never more than a fair share of
+			 * half the piece budget, or the budget, not the network,
+			 * would decide which peers get work.
+			 */
 			double depth = p->down_rate * REQUEST_QUEUE_SECONDS / PICKER_BLOCK_SIZE;
+			unsigned share = TORRENT_PIECE_BUDGET / PICKER_BLOCK_SIZE / 2 / nactive;
 
+			if (depth > share)
+				depth = share;
 			p->max_reqs = depth < MIN_QUEUE		  ? MIN_QUEUE
 				      : depth > PEER_MAX_REQUESTS ? PEER_MAX_REQUESTS
 								  : (unsigned)depth;
-			if (p->max_reqs < p->nreqs / 2)
-				p->max_reqs = p->nreqs / 2 + MIN_QUEUE;
 		}
 		/* Snubbed: requests out but nothing for a while; give them to others. */
 		if (p->nreqs > 0 &&

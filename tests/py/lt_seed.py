@@ -5,14 +5,15 @@
                [--partial]
 
 Listens on IP:PORT (default 127.0.0.1, port 0 = any; outgoing connections
-from IP too) with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, checks the data already in DATA_DIR, then seeds it and
-announces to the torrent's trackers. Prints one line
+from IP too) with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, checks the data
+already in DATA_DIR, then seeds it and announces to the torrent's trackers.
+--upload-limit caps the upload rate (bytes/s), local peers included.
+Prints one line
     ready port=N pieces=K/N
 once checking is done, the torrent is seeding (or, with --partial, once it
 holds whatever pieces the data in DATA_DIR had right: it then uploads those
 and never downloads anything) and a tracker has answered (an error counts
 too, so that a refusing tracker cannot hang the caller), if it has any.
---upload-limit caps this torrent's upload rate, local peers included.
 Runs until killed (SIGTERM/SIGINT end it quietly)."""
 import argparse
 import signal
