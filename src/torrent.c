@@ -271,7 +271,8 @@ pbuf_get(struct torrent *t, uint32_t piece, int create)
 	} else {
 		if ((pb = calloc(1, sizeof *pb)) == NULL)
 			return NULL;
-		if ((pb->data = malloc(t->mi->piece_length)) == NULL) {
+		/* Page-aligned, so storage can write whole pieces with O_DIRECT. */
+		if (posix_memalign((void **)&pb->data, 4096, t->mi->piece_length) != 0) {
 			free(pb);
 			return NULL;
 		}

@@ -400,7 +400,12 @@ if start_pieces_seed swarm swarm.torrent seed-swarm --max-up 256K && SW_SEED=$PS
 		wait_for 70 "" log_has swarm$k.err 'download complete; seeding' || all=0
 	done
 	section "2: leechers done"
-	for pid in $SW_PIDS; do stop_pieces $pid; done
+	k=2
+	for pid in $SW_PIDS; do
+		stop_pieces $pid
+		check "swarm: leecher $k exits 0 on SIGINT while seeding (status $STOP_RC)" test $STOP_RC -eq 0
+		k=$((k + 1))
+	done
 	stop_pieces $SW_SEED
 	seed_up=$(uploaded swarm)
 	if [ $all = 1 ]; then ok "swarm: all three leechers complete"; else
@@ -416,10 +421,12 @@ if start_pieces_seed swarm swarm.torrent seed-swarm --max-up 256K && SW_SEED=$PS
 		[ "${u:-0}" -gt 0 ] && traded=$((traded + 1))
 	done
 	echo "# swarm: size $SW_SIZE; bytes uploaded: seeder=${seed_up:-?}$line (leechers: $sum)"
-	if [ "$traded" -ge 2 ] && [ "$sum" -ge "$SW_SIZE" ]; then
+	# Together the leechers got 3 copies; the seeder sent barely more than
+	# one, so they must have sent each other at least one copy.
+	if [ "$sum" -ge "$SW_SIZE" ]; then
 		ok "swarm: the leechers traded: $traded of 3 uploaded, $sum bytes in all (>= the size, $SW_SIZE)"
 	else
-		not_ok "swarm: the leechers traded ($traded of 3 uploaded, $sum bytes in all; want >= 2 and >= $SW_SIZE)"
+		not_ok "swarm: the leechers traded ($traded of 3 uploaded, $sum bytes in all; want >= $SW_SIZE)"
 	fi
 	if [ -n "$seed_up" ] && [ "$seed_up" -lt $((2 * SW_SIZE)) ]; then
 		ok "swarm: the seeder uploaded less than 2 copies ($seed_up < $((2 * SW_SIZE)))"
