@@ -379,6 +379,11 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Several reads of one file in flight: readahead overlaps a parked read. */
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
+	/*
+	 * O_DIRECT reads sent as background requests could not be interrupted
+	 * while parked; synchronous ones can.
+	 */
+	conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO;
 }
 
 static void
@@ -527,8 +532,19 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (raised)
 		torrent_kick(fs->t);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Verified data never changes, and we never answer with data we lack. */
-	fi->keep_cache = 1;
+	/*
+	 * A complete file goes through the page cache (verified data never
+	 * changes). An incomplete one is read direct: the kernel's readahead
+	 * sends background requests, which cannot be interrupted and, once a
+	 * dozen of them wait for data that may never come, hold up every
+	 * other cached read of the mount. Direct reads come from the reader
+	 * itself, so a signal interrupts them, and our own readahead window
+	 * (stream.c) does what the kernel's would have.
+	 */
+	if (n->verified == n->size)
+		fi->keep_cache = 1;
+	else
+		fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) != 0) {
 		/* The open was interrupted: no release will come for this handle. */
 		stream_reader_free(h->reader);

@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,7 +483,7 @@ static void check_complete(struct torrent *t);
 static void
 piece_verified(struct torrent *t, uint32_t piece)
 {
-	struct peer *p;
+	struct peer *p, *next;
 
 	if (bit_get(t->have, piece))
 		return;
@@ -491,9 +492,11 @@ piece_verified(struct torrent *t, uint32_t piece)
 	t->have_bytes += metainfo_piece_size(t->mi, piece);
 	t->resume_dirty = 1;
 	picker_set_have(t->picker, piece);
-	for (p = t->peers; p != NULL; p = p->next)
+	for (p = t->peers; p != NULL; p = next) {
+		next = p->next; /* a full queue closes p */
 		if (p->state == PEER_ACTIVE)
 			peer_send_have(p, piece);
+	}
 	if (t->ops->verified != NULL)
 		t->ops->verified(t->arg, piece);
 }
@@ -588,10 +591,12 @@ start_verify(struct torrent *t, struct pbuf *pb)
  * is read with pread straight into the queue just before it is sent, so
  * memory holds at most UPLOAD_LOW_WATER plus one block per peer.
  */
-static void
-pump_uploads(struct torrent *t, struct peer *p)
+static unsigned
+pump_some(struct torrent *t, struct peer *p, unsigned max_blocks)
 {
-	while (p->nureqs > 0 && p->state == PEER_ACTIVE && !p->am_choking &&
+	unsigned sent = 0;
+
+	while (sent < max_blocks && p->nureqs > 0 && p->state == PEER_ACTIVE && !p->am_choking &&
 	       peer_queued(p) < UPLOAD_LOW_WATER) {
 		struct peer_ureq r = p->ureqs[0];
 		uint8_t *dst;
@@ -603,14 +608,14 @@ pump_uploads(struct torrent *t, struct peer *p)
 				if (!loop_timer_armed(t->rate_timer))
 					loop_timer_start(t->rate_timer,
 							 ratelimit_wait_ms(&t->up_limit, r.len));
-				return;
+				return sent;
 			}
 			ratelimit_take(&t->up_limit, r.len);
 		}
 		p->nureqs--;
 		memmove(p->ureqs, p->ureqs + 1, p->nureqs * sizeof *p->ureqs);
 		if ((dst = peer_queue_piece(p, r.piece, r.begin, r.len)) == NULL)
-			return;
+			return sent;
 		rc = storage_read(t->st, (uint64_t)r.piece * t->mi->piece_length + r.begin, dst,
 				  r.len);
 		if (rc < 0) {
@@ -618,13 +623,21 @@ pump_uploads(struct torrent *t, struct peer *p)
 			tlog(t, TORRENT_LOG_WARNING, "cannot read piece %u: %s", r.piece,
 			     strerror(-rc));
 			peer_close(p, "local read error");
-			return;
+			return sent;
 		}
 		p->uploaded += r.len;
 		p->up_rate_bytes += r.len;
 		t->uploaded += r.len;
 		t->up_rate_bytes += r.len;
+		sent++;
 	}
+	return sent;
+}
+
+static void
+pump_uploads(struct torrent *t, struct peer *p)
+{
+	pump_some(t, p, UINT_MAX);
 }
 
 static void
@@ -787,8 +800,21 @@ on_rate_timer(struct loop_timer *tm, void *arg)
 	for (p = t->peers; p != NULL; p = next) {
 		next = p->next;
 		peer_resume_read(p);
-		if (p->state == PEER_ACTIVE)
-			pump_uploads(t, p);
+	}
+	/*
+	 * Share the upload tokens: one block per peer per pass, so under
+	 * --max-up the first peer in the list cannot take every token.
+	 */
+	for (;;) {
+		unsigned progress = 0;
+
+		for (p = t->peers; p != NULL; p = next) {
+			next = p->next; /* pump_some may close p */
+			if (p->state == PEER_ACTIVE)
+				progress += pump_some(t, p, 1);
+		}
+		if (progress == 0)
+			break;
 	}
 }
 
@@ -920,9 +946,13 @@ on_message(struct peer *p, const struct wire_msg *m)
 		}
 		break;
 	case WIRE_BITFIELD:
+		/*
+		 * BEP 3 sends it once, first; aria2 sends a fresh one instead of
+		 * many HAVEs. Taking the newest as the whole truth is harmless.
+		 */
 		if (p->have_count > 0) {
-			peer_close(p, "bitfield after have messages");
-			return;
+			picker_peer_gone(t->picker, p->have);
+			p->have_count = 0;
 		}
 		memcpy(p->have, m->data, m->data_len);
 		for (i = 0; i < t->mi->piece_count; i++)

@@ -45,7 +45,6 @@ MULTI=pieces-sample-multi
 SWARM=swarm.bin
 EVIL=evil.bin
 RATE=rate.bin
-MiB=1048576
 LEECH=$top_srcdir/tests/py/lt_leech.py
 EVILPY=$top_srcdir/tests/py/evil_peer.py
 
@@ -160,7 +159,8 @@ start_pieces_seed() {
 }
 
 # stop_pieces PID: SIGINT (pieces prints its summary and tells the tracker),
-# SIGKILL after 10 s; reaps it. Sets STOP_RC (130 when it was killed).
+# SIGKILL after 10 s; reaps it. Sets STOP_RC, its exit status (137 when
+# it had to be killed).
 stop_pieces() {
 	STOP_RC=0
 	kill -INT "$1" 2>/dev/null || true
@@ -215,8 +215,8 @@ EOF
 	transmission-cli -g "$_tr_cfg" -w "$_tr_dl" -p "$3" -et -M "$1" >"$TR_LOG" 2>&1 &
 	TR_PID=$!
 	t_track $TR_PID
-	# Ready once its port listens (seen with ss: it allows one connection
-	# per address, so no probe), and its verification of nothing is done.
+	# Ready once its port listens (seen with ss, not probed: it allows one
+	# connection per address).
 	wait_for 20 $TR_PID listening "$3" || { show transmission "$TR_LOG"; return 1; }
 }
 
@@ -240,8 +240,7 @@ getv() { eval "echo \"\${$1:-}\""; }
 
 # case_setup NAME: the payload, an empty download folder and a seeder copy.
 case_setup() {
-	case $1 in *single) payload=$SINGLE ;; *) payload=$MULTI ;; esac
-	out=dl-$1
+	case_setup_vars "$1"
 	mkdir -p "$out" "seed-$1"
 	cp -R "src/$payload" "seed-$1/"
 }
@@ -268,6 +267,7 @@ case_finish() {
 		show "pieces seed stdout" "$_t.out" 3
 	fi
 }
+# case_setup_vars NAME: sets payload and out for the case.
 case_setup_vars() {
 	case $1 in *single) payload=$SINGLE ;; *) payload=$MULTI ;; esac
 	out=dl-$1
