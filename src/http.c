@@ -25,6 +25,7 @@ struct http {
 	struct loop_timer *timer;
 	struct http_req *reqs; /* doubly linked list of running requests */
 	unsigned active;
+	char iface[80]; /* CURLOPT_INTERFACE value, "" for none */
 };
 
 struct http_req {
@@ -259,6 +260,8 @@ http_get(struct http *h, const char *url, size_t max_body, long timeout_ms, http
 	curl_easy_setopt(r->easy, CURLOPT_MAXREDIRS, 3L);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "pieces/" PACKAGE_VERSION);
+	if (h->iface[0] != '\0')
+		curl_easy_setopt(r->easy, CURLOPT_INTERFACE, h->iface);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -282,6 +285,21 @@ http_cancel(struct http_req *r)
 {
 	if (r != NULL)
 		req_unlink_free(r);
+}
+
+int
+http_set_local_address(struct http *h, const char *addr)
+{
+	if (addr == NULL) {
+		h->iface[0] = '\0';
+		return 0;
+	}
+	/* "host!" makes libcurl take it as an address, never an interface name. */
+	if ((size_t)snprintf(h->iface, sizeof h->iface, "host!%s", addr) >= sizeof h->iface) {
+		h->iface[0] = '\0';
+		return -ERR_LIMIT;
+	}
+	return 0;
 }
 
 unsigned

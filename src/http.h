@@ -45,6 +45,8 @@ struct http_req *http_get(struct http *h, const char *url, size_t max_body, long
 			  http_done_cb cb, void *arg);
 /* Aborts a running request; its callback is not called. */
 void http_cancel(struct http_req *r);
+/* Sends every later request from this local address (NULL: any). */
+int http_set_local_address(struct http *h, const char *addr);
 /* Requests currently running. */
 unsigned http_active(const struct http *h);
 

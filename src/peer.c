@@ -147,8 +147,8 @@ send_handshake(struct peer *p)
 
 struct peer *
 peer_connect(struct loop *loop, const struct sockaddr *sa, socklen_t salen,
-	     const uint8_t info_hash[20], const uint8_t my_id[20], uint32_t piece_count,
-	     const struct peer_ops *ops, void *owner)
+	     const struct sockaddr *local, socklen_t local_len, const uint8_t info_hash[20],
+	     const uint8_t my_id[20], uint32_t piece_count, const struct peer_ops *ops, void *owner)
 {
 	struct peer *p;
 	int fd;
@@ -156,6 +156,14 @@ peer_connect(struct loop *loop, const struct sockaddr *sa, socklen_t salen,
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
+	if (local != NULL && local_len > 0 && local->sa_family == sa->sa_family &&
+	    bind(fd, local, local_len) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
 	set_nodelay(fd);
 	if ((p = peer_new(loop, fd, sa, salen, info_hash, my_id, piece_count, ops, owner)) ==
 	    NULL) {

@@ -125,9 +125,11 @@ struct peer {
 	int read_paused;
 };
 
-/* Starts a non-blocking connect (NULL with errno on immediate failure); the
- * handshake is sent once connected. */
+/* Starts a non-blocking connect (NULL with errno on immediate failure), from
+ * local when it is given (--bind) and of the same family; the handshake is
+ * sent once connected. */
 struct peer *peer_connect(struct loop *loop, const struct sockaddr *sa, socklen_t salen,
+			  const struct sockaddr *local, socklen_t local_len,
 			  const uint8_t info_hash[20], const uint8_t my_id[20],
 			  uint32_t piece_count, const struct peer_ops *ops, void *owner);
 /* Wraps an accepted socket; our handshake goes out after theirs is checked. */

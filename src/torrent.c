@@ -124,6 +124,8 @@ struct torrent {
 	int listen_fd[2]; /* IPv4 and IPv6 */
 	struct loop_io *listen_io[2];
 	uint16_t port;
+	struct sockaddr_storage local; /* --bind address (port 0) for outgoing connections */
+	socklen_t local_len;
 
 	uint8_t *have; /* verified pieces, BEP 3 order */
 	uint32_t have_count;
@@ -1084,7 +1086,8 @@ connect_more(struct torrent *t)
 			c->state = CAND_BANNED;
 			continue;
 		}
-		p = peer_connect(t->loop, (struct sockaddr *)&c->addr, c->len, t->mi->info_hash,
+		p = peer_connect(t->loop, (struct sockaddr *)&c->addr, c->len,
+				 (struct sockaddr *)&t->local, t->local_len, t->mi->info_hash,
 				 t->peer_id, t->mi->piece_count, &peer_ops, t);
 		if (p == NULL) {
 			c->failures++;
@@ -1515,6 +1518,8 @@ check_done(void *arg)
 	memcpy(tc.peer_id, t->peer_id, 20);
 	tc.port = t->port;
 	tc.numwant = 80;
+	tc.local = t->local;
+	tc.local_len = t->local_len;
 	if (t->mi->ntiers > 0) {
 		t->tracker = tracker_new(t->loop, t->http, t->pool, &tc, &trk_ops, t);
 		if (t->tracker != NULL)
@@ -1555,6 +1560,18 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 	if (t->cfg.verify_threads == 0)
 		t->cfg.verify_threads = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
 	t->dir = strdup(cfg->dir);
+	if (cfg->bind_addr != NULL) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&t->local;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->local;
+
+		if (inet_pton(AF_INET, cfg->bind_addr, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			t->local_len = sizeof *sin;
+		} else if (inet_pton(AF_INET6, cfg->bind_addr, &sin6->sin6_addr) == 1) {
+			sin6->sin6_family = AF_INET6;
+			t->local_len = sizeof *sin6;
+		}
+	}
 	textenc_hex(mi->info_hash, 20, hex);
 	if (cfg->resume_path != NULL) {
 		t->resume_path = strdup(cfg->resume_path);

@@ -113,6 +113,8 @@ struct tracker {
 	uint16_t port;
 	int numwant;
 	uint32_t key;
+	struct sockaddr_storage local;
+	socklen_t local_len;
 
 	struct trk_url *urls;
 	size_t nurls;
@@ -181,7 +183,7 @@ random32(void)
 }
 
 static void tlog(struct tracker *t, enum tracker_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void
 tlog(struct tracker *t, enum tracker_log_level level, const char *fmt, ...)
@@ -378,6 +380,10 @@ udp_open(struct trk_url *u, char *why, size_t whylen)
 	int fd = socket(u->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
+		goto fail;
+	/* --bind: announce from that address, so the tracker hands it out. */
+	if (u->t->local_len > 0 && u->t->local.ss_family == u->addr.ss_family &&
+	    bind(fd, (const struct sockaddr *)&u->t->local, u->t->local_len) < 0)
 		goto fail;
 	/* connect() makes the kernel drop datagrams from anyone but the tracker. */
 	if (connect(fd, (const struct sockaddr *)&u->addr, u->addrlen) < 0)
@@ -811,6 +817,8 @@ tracker_new(struct loop *loop, struct http *http, struct loop_pool *pool,
 	memcpy(t->peer_id, cfg->peer_id, sizeof t->peer_id);
 	t->port = cfg->port;
 	t->numwant = cfg->numwant;
+	t->local = cfg->local;
+	t->local_len = cfg->local_len;
 	t->key = random32();
 	if ((t->stop_timer = loop_timer_new(loop, on_stop_timer, t)) == NULL)
 		goto fail;

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "announce.h"
 #include "http.h"
@@ -69,6 +70,9 @@ struct tracker_config {
 	uint8_t peer_id[20];
 	uint16_t port; /* our listen port */
 	int numwant;   /* peers to ask for; <0 lets the tracker choose */
+	/* Local address for UDP announces (--bind); local_len 0 = any. */
+	struct sockaddr_storage local;
+	socklen_t local_len;
 };
 
 /*
