@@ -10,7 +10,7 @@ Tuned not to be the bottleneck: unlimited unchoke slots, big send buffers,
 plain-text outgoing connections, several connections per IP allowed.
 
 Prints "ready port=N" once every torrent is checked, seeding and has heard
-from its tracker (an error counts too). Then, until killed, polls
+from its tracker (an error counts too; a torrent without trackers needs not). Then, until killed, polls
 --connect-file: each of its lines "INFOHASH HOST PORT" makes this seeder dial
 HOST:PORT for that torrent, again every second while the line stays and the
 peer is not connected. That is how a leecher which ignores loopback peers
@@ -103,7 +103,8 @@ def main():
         h = ses.add_torrent(p)
         handles[str(ti.info_hash()).lower()] = h
 
-    answered = set()
+    # A torrent without trackers (bench/seed.sh) has nobody to hear from.
+    answered = {ih for ih, h in handles.items() if not h.torrent_file().trackers()}
     ready = False
     deadline = time.monotonic() + a.timeout
     last_dial = {}

@@ -100,6 +100,7 @@ static const char *const xattr_names[] = {
     "user.pieces.verified",
     "user.pieces.infohash",
     "user.pieces.peers",
+    "user.pieces.downloaded",
 };
 #define NXATTRS (sizeof xattr_names / sizeof xattr_names[0])
 
@@ -298,6 +299,8 @@ park(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
 	fs->tail = p;
 	fs->nparked++;
 	bucket_add(fs, p);
+	fs_log(fs, TORRENT_LOG_DEBUG, "read of %zu bytes at %llu parked on piece %u (%u waiting)",
+	       len, (unsigned long long)off, p->wait, fs->nparked);
 	torrent_kick(fs->t);
 	/* Last: if the kernel already interrupted req, on_interrupt runs right here. */
 	fuse_req_interrupt_func(req, on_interrupt, p);
@@ -635,6 +638,11 @@ xattr_value(struct fs *fs, const struct tree_node *n, const char *name, char *ou
 	if (strcmp(name, "user.pieces.peers") == 0) {
 		torrent_get_stats(fs->t, &st);
 		return snprintf(out, cap, "%u", st.peers);
+	}
+	if (strcmp(name, "user.pieces.downloaded") == 0) {
+		/* Payload received from peers by the whole torrent, wasted bytes included. */
+		torrent_get_stats(fs->t, &st);
+		return snprintf(out, cap, "%llu", (unsigned long long)st.downloaded);
 	}
 	return -1;
 }

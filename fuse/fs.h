@@ -23,7 +23,7 @@
 #include "torrent.h"
 
 #define FS_MAX_PARKED	 1024u /* parked reads at most; more are answered EIO */
-#define FS_REQS_PER_WAKE 64    /* FUSE requests handled per loop wake-up */
+#define FS_REQS_PER_WAKE 16    /* FUSE requests handled per loop wake-up */
 
 struct fs_hooks {
 	/* Messages for the user (the CLI decides where they go). */

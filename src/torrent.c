@@ -1025,9 +1025,9 @@ on_closed(struct peer *p)
 		if (c->state == CAND_CONNECTED)
 			c->state = CAND_IDLE;
 		c->failures++;
-		/* Back off: 30 s, 60 s, ... up to 10 min. */
+		/* Back off: 5 s, 10 s, 20 s, ... up to about 10 min. */
 		c->retry_ms = loop_now_ms(t->loop) +
-			      (uint64_t)30000 * (1u << (c->failures < 5 ? c->failures - 1 : 4));
+			      (uint64_t)5000 * (1u << (c->failures < 8 ? c->failures - 1 : 7));
 	}
 	tlog(t, TORRENT_LOG_DEBUG, "%s: closed: %s", p->name, p->close_reason);
 	p->next = t->dead;

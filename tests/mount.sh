@@ -1,0 +1,464 @@
+#!/bin/sh
+# Integration test of `pieces mount`: real FUSE mounts of torrents served by
+# a libtorrent and a Transmission seeder through opentracker, all on
+# 127.0.0.1.
+#  a. multi-file torrent, fresh cache: ls/stat at once, exact sizes and
+#     tree; hundreds of random reads (piece and file boundaries, past EOF)
+#     equal the source; sha256 of every file; `cp -r` gives identical files
+#     and leaves a complete, verified cache; xattrs, st_blocks, statfs;
+#     writes fail with EROFS; a busy mount point and a cache in use are
+#     refused; unmount (fusermount3 -u) ends the daemon;
+#  b. the default cache ($XDG_CACHE_HOME/pieces/<hash>), two readers on
+#     two files at once;
+#  c. --on-demand: reading one file fetches that file only (bytes received
+#     and verified, per-file xattrs, st_blocks);
+#  d. every seeder gone, remount of c's cache: fetched data reads back at
+#     once, a read of missing data is interruptible (timeout 3 cat), a
+#     reader killed while waiting leaves the mount answering, a lazy
+#     unmount with a parked read ends cleanly once the reader is gone, and
+#     Ctrl-C on `mount -f` with parked reads answers them and exits 0;
+#  e. a stale mount point (daemon killed) gets a clear error;
+#  f. a single-file torrent and a torrent with BEP 47 padding files: the
+#     root holds the file / the top folder, padding hidden.
+# In CI a FUSE mount that cannot be made is a failure, not a skip.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/seeders.sh"
+cd "$T_DIR"
+
+missing=""
+for tool in opentracker transmission-cli fusermount3 getfattr cmp; do
+	command -v $tool >/dev/null || missing="$missing $tool"
+done
+$PY -c 'import libtorrent' 2>/dev/null || missing="$missing python3-libtorrent"
+[ -c /dev/fuse ] || missing="$missing /dev/fuse"
+if [ -n "$missing" ]; then
+	not_ok "required tools are installed (missing:$missing)"
+	t_done
+	exit 1
+fi
+
+# Mount points to detach (lazily) before lib.sh kills processes and
+# removes T_DIR, even when the test fails half-way.
+MOUNTS=""
+m_cleanup() {
+	for _m in $MOUNTS; do
+		fusermount3 -u -z "$_m" 2>/dev/null || true
+	done
+}
+trap 'm_cleanup; t_cleanup' EXIT
+
+T_START=$(date +%s)
+section() { echo "# $* (at $(($(date +%s) - T_START)) s)"; }
+
+# is_mounted DIR: a FUSE filesystem is mounted on DIR (absolute, no spaces).
+is_mounted() { grep -q "^[^ ]* $1 fuse" /proc/mounts; }
+not_mounted() { ! is_mounted "$1"; }
+gone() { ! alive "$1"; }
+both_gone() { ! alive "$1" && ! alive "$2"; }
+
+# do_mount DIR TORRENT [OPTIONS...]: `pieces mount` in the background (the
+# default), bounded; on success sets MPID to the daemon's PID.
+do_mount() {
+	_dm_dir=$1 _dm_t=$2
+	shift 2
+	mkdir -p "$_dm_dir"
+	MOUNTS="$MOUNTS $_dm_dir"
+	MPID=""
+	if ! timeout 30 "$PIECES" mount -p 0 --bind 127.0.0.1 "$@" "$_dm_t" "$_dm_dir" \
+		>"$_dm_dir.out" 2>"$_dm_dir.err"; then
+		sed 's/^/#   /' "$_dm_dir.err"
+		return 1
+	fi
+	# The daemon is not our child: find it by its command line (lookup only).
+	MPID=$(pgrep -n -f -- " $_dm_t $_dm_dir\$" || true)
+	[ -n "$MPID" ] && t_track "$MPID"
+	is_mounted "$_dm_dir"
+}
+
+# unmount_wait DIR: fusermount3 -u, then the daemon (MPID) must exit within 15 s.
+unmount_wait() {
+	fusermount3 -u "$1" && wait_for 15 "" gone "$MPID"
+}
+
+# xattr FILE NAME: one of pieces' extended attributes, value only.
+xattr() { getfattr --absolute-names --only-values -n "user.pieces.$2" "$1" 2>/dev/null; }
+
+# same_tree SRC DST: DST holds exactly SRC's files, byte for byte.
+same_tree() {
+	timeout 120 $PY - "$1" "$2" <<'PY'
+import hashlib, os, sys
+src, dst = sys.argv[1:]
+def walk(root):
+    out = {}
+    for d, dirs, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = p
+    return out
+a, b = walk(src), walk(dst)
+bad = ["missing: " + k for k in sorted(set(a) - set(b))]
+bad += ["extra: " + k for k in sorted(set(b) - set(a))]
+for k in sorted(set(a) & set(b)):
+    h = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (a[k], b[k])]
+    if h[0] != h[1]:
+        bad.append("sha256 differs: " + k)
+for x in bad:
+    print("#   " + x, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
+# random_reads MNT SRC N SEED: N preads at random offsets and sizes, many
+# straddling piece boundaries, near and past EOF; each must return exactly
+# the source's bytes, full length except at EOF.
+random_reads() {
+	timeout 180 $PY - "$@" <<'PY'
+import os, random, sys
+mnt, src, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+PIECE = 65536
+files = []
+for d, _, names in os.walk(src):
+    for name in names:
+        p = os.path.join(d, name)
+        files.append((os.path.relpath(p, src), open(p, "rb").read()))
+files.sort()
+r = random.Random(seed)
+bad = 0
+for i in range(n):
+    rel, data = r.choice(files)
+    size = len(data)
+    kind = i % 5
+    if kind == 0:
+        off = r.randrange(0, size + 1)
+    elif kind == 1:  # across a piece boundary of the torrent
+        off = max(0, (r.randrange(0, size + 1) // PIECE) * PIECE - r.randrange(0, 300))
+    elif kind == 2:  # up to the end of the file
+        off = max(0, size - r.randrange(0, 70000))
+    elif kind == 3:  # past EOF
+        off = size + r.randrange(0, 100000)
+    else:
+        off = r.randrange(0, max(1, size // 2))
+    ln = r.choice([1, 511, 4096, 65535, 65536, 65537, 131072, 300000, r.randrange(1, 400000)])
+    fd = os.open(os.path.join(mnt, rel), os.O_RDONLY)
+    try:
+        got = os.pread(fd, ln, off)
+    finally:
+        os.close(fd)
+    want = data[off:off + ln]
+    if got != want:
+        bad += 1
+        if bad <= 5:
+            print("#   %s: pread(%d, %d) gave %d bytes, want %d%s" % (
+                rel, ln, off, len(got), len(want),
+                "" if len(got) != len(want) else " (different bytes)"), file=sys.stderr)
+print("#   %d reads, %d wrong" % (n, bad))
+sys.exit(1 if bad else 0)
+PY
+}
+
+# ---- payloads, torrents, tracker, seeders ------------------------------------
+$PY - <<'PY'
+import os, random
+r = random.Random(20261124)
+def put(path, size):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(r.randbytes(size))
+K, M = 1024, 1024 * 1024
+put("src/payload/big1.bin", 12 * M + 12345)
+put("src/payload/dir/big2.bin", 9 * M + 777)
+put("src/payload/dir/sub/small.txt", 1000)
+put("src/payload/dir/sub/empty", 0)
+put("src/payload/mid.bin", 3 * M + 3)
+put("src/payload/tail/last.bin", 5 * M + 64 * K + 1)
+put("src/single/one.bin", 2 * M + 99)
+PY
+OT_PORT=$(free_port)
+ANN=http://127.0.0.1:$OT_PORT/announce
+"$PIECES" create -q -l 64K -a "$ANN" -s mount-test -o multi.torrent src/payload &&
+	"$PIECES" create -q -l 64K -a "$ANN" -s mount-test -o single.torrent src/single/one.bin ||
+	{ not_ok "pieces create"; t_done; exit 1; }
+info_field() { "$PIECES" info --json "$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
+HASH=$(info_field multi.torrent info_hash)
+HASH1=$(info_field single.torrent info_hash)
+TOTAL=$(info_field multi.torrent total_size)
+
+# A torrent with BEP 47 padding files, written by hand (pieces create makes none).
+$PY - <<'PY'
+import hashlib, os
+def benc(x):
+    if isinstance(x, int): return b"i%de" % x
+    if isinstance(x, str): x = x.encode()
+    if isinstance(x, bytes): return b"%d:%s" % (len(x), x)
+    if isinstance(x, list): return b"l" + b"".join(benc(v) for v in x) + b"e"
+    return b"d" + b"".join(benc(k) + benc(x[k]) for k in sorted(x)) + b"e"
+P = 65536
+a, b = os.urandom(100000), os.urandom(70000)
+os.makedirs("src/padded", exist_ok=True)
+open("src/padded/a.bin", "wb").write(a)
+open("src/padded/b.bin", "wb").write(b)
+pad = 2 * P - len(a)
+stream = a + bytes(pad) + b
+pieces = b"".join(hashlib.sha1(stream[i:i + P]).digest() for i in range(0, len(stream), P))
+info = {"name": "padded", "piece length": P, "pieces": pieces, "files": [
+    {"length": len(a), "path": ["a.bin"]},
+    {"length": pad, "path": [".pad", str(pad)], "attr": "p"},
+    {"length": len(b), "path": ["b.bin"]}]}
+open("padded.torrent", "wb").write(benc({"info": info}))
+PY
+
+if start_opentracker "$HASH" "$HASH1"; then ok "opentracker runs on 127.0.0.1:$OT_PORT"; else
+	not_ok "opentracker runs"
+	t_done
+	exit 1
+fi
+mkdir seed-lt seed-tr
+cp -R src/payload src/single/one.bin seed-lt/
+cp -R src/payload seed-tr/
+LT_OK=0 TR_OK=0
+if start_lt_seed multi.torrent seed-lt; then LT_PID=$SEED_PID LT_OK=1; fi
+check "libtorrent seeds the multi-file torrent" [ $LT_OK -eq 1 ]
+TR_PORT=$(free_port)
+if start_tr_seed multi.torrent seed-tr "$TR_PORT"; then TR_PID=$SEED_PID TR_OK=1; fi
+check "transmission seeds the multi-file torrent" [ $TR_OK -eq 1 ]
+PEER_TR="--peer 127.0.0.1:$TR_PORT"
+LT1_OK=0
+if start_lt_seed single.torrent seed-lt; then LT1_PID=$SEED_PID LT1_OK=1; fi
+LTP_OK=0
+if start_lt_seed padded.torrent src; then LTP_PID=$SEED_PID LTP_PORT=$SEED_PORT LTP_OK=1; fi
+ot_wait "$HASH" 1 || true
+
+# ---- a: fresh cache, seeders up ---------------------------------------------------
+section "a: mount with a fresh cache"
+A=$T_DIR/mnt-a
+# A download limit, so that the random reads below find data missing and park.
+if do_mount "$A" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-a" --max-down 6M -v $PEER_TR; then
+	ok "pieces mount returns once mounted (background, pid $MPID)"
+else
+	not_ok "pieces mount of the multi-file torrent"
+	t_done
+	exit 1
+fi
+APID=$MPID
+# Metadata straight away, whatever the data: the tree, exact sizes, the date.
+check "ls of the root shows the torrent's folder only" \
+	[ "$(timeout 5 ls "$A")" = payload ]
+check "the tree matches the source (find, exact sizes)" sh -c "
+	cd '$T_DIR/src' && find payload -type d -printf 'd %p\n' -o -printf '%y %s %p\n' |
+		sort >'$T_DIR/tree.want' &&
+	cd '$A' && timeout 5 find payload -type d -printf 'd %p\n' -o -printf '%y %s %p\n' |
+		sort >'$T_DIR/tree.got' &&
+	cmp -s '$T_DIR/tree.want' '$T_DIR/tree.got' ||
+	{ diff '$T_DIR/tree.want' '$T_DIR/tree.got' | sed 's/^/#   /'; false; }"
+check "directories are read-only dr-xr-xr-x, files -r--r--r--" sh -c "
+	[ \"\$(stat -c %A '$A/payload/dir')\" = dr-xr-xr-x ] &&
+	[ \"\$(stat -c %A '$A/payload/mid.bin')\" = -r--r--r-- ]"
+CDATE=$(info_field multi.torrent creation_date)
+check "mtime is the torrent's creation date" [ "$(stat -c %Y "$A/payload/big1.bin")" = "$CDATE" ]
+check "inode numbers are stable (stat twice)" sh -c "
+	[ \"\$(stat -c %i '$A/payload/dir/big2.bin')\" = \"\$(stat -c %i '$A/payload/dir/big2.bin')\" ]"
+check "statfs reports the torrent's size" sh -c "
+	[ \$(stat -f -c %b '$A') -eq \$(( ($TOTAL + 4095) / 4096 )) ]"
+check "opening for writing fails with EROFS" sh -c "
+	! (: >>'$A/payload/mid.bin') 2>'$T_DIR/erofs.err' && grep -q 'Read-only' '$T_DIR/erofs.err'"
+check "the root's infohash xattr" [ "$(xattr "$A" infohash)" = "$HASH" ]
+
+if random_reads "$A/payload" src/payload 400 7; then
+	ok "400 random reads (piece/file boundaries, EOF, past EOF) return the source bytes"
+else
+	not_ok "400 random reads return the source bytes"
+fi
+check "... some of which were parked until their pieces arrived" grep -q "parked on piece" cache-a/log
+check "sha256 of every file read through the mount equals the source" \
+	same_tree src/payload "$A/payload"
+mkdir out-a
+check "cp -r from the mount succeeds" timeout 120 cp -r "$A/payload" out-a/
+check "... and gives identical files" same_tree src/payload out-a/payload
+check "the root's progress xattr says 100.0%" [ "$(xattr "$A" progress)" = "100.0%" ]
+check "user.pieces.verified of a file is its size" \
+	[ "$(xattr "$A/payload/dir/big2.bin" verified)" = $((9 * 1048576 + 777)) ]
+check "getfattr -d lists progress, verified, infohash, peers" sh -c "
+	getfattr --absolute-names -d '$A/payload/mid.bin' >'$T_DIR/getfattr.out' &&
+	for n in progress verified infohash peers; do grep -q \"^user.pieces.\$n=\" '$T_DIR/getfattr.out' || exit 1; done"
+sleep 1.2 # the kernel caches attributes for 1 s
+check "st_blocks counts every verified byte" sh -c "
+	[ \$(stat -c %b '$A/payload/big1.bin') -eq \$(( (12 * 1048576 + 12345 + 511) / 512 )) ]"
+# Refusals: the same cache twice, a busy mount point.
+mkdir -p mnt-a2
+if timeout 20 "$PIECES" mount -p 0 --cache "$T_DIR/cache-a" multi.torrent mnt-a2 2>a2.err; then
+	not_ok "a second mount of a cache in use is refused"
+	MOUNTS="$MOUNTS $T_DIR/mnt-a2"
+else
+	check "a second mount of a cache in use is refused" grep -q "in use" a2.err
+fi
+if timeout 20 "$PIECES" mount -p 0 --cache "$T_DIR/cache-x" multi.torrent "$A" 2>busy.err; then
+	not_ok "mounting on a busy mount point is refused"
+else
+	check "mounting on a busy mount point is refused" grep -q "busy" busy.err
+fi
+if unmount_wait "$A"; then ok "fusermount3 -u unmounts and the daemon exits"; else
+	not_ok "fusermount3 -u unmounts and the daemon exits"
+fi
+check "the cache is complete and verified (data = source)" same_tree src/payload cache-a/data/payload
+check "the cache holds the resume file and a copy of the torrent" \
+	sh -c "[ -s cache-a/resume ] && cmp -s cache-a/torrent multi.torrent"
+
+# ---- b: default cache, two readers at once ---------------------------------------
+section "b: two readers, default cache location"
+B=$T_DIR/mnt-b
+mkdir xdg
+if XDG_CACHE_HOME=$T_DIR/xdg do_mount "$B" "$T_DIR/multi.torrent" $PEER_TR; then
+	ok "mount with the default cache"
+	timeout 90 cat "$B/payload/big1.bin" >two-1 &
+	R1=$!
+	timeout 90 cat "$B/payload/dir/big2.bin" >two-2 &
+	R2=$!
+	rc1=0 rc2=0
+	wait $R1 || rc1=$?
+	wait $R2 || rc2=$?
+	check "two readers on two files at once both finish" [ $((rc1 + rc2)) -eq 0 ]
+	check "... with the right bytes" sh -c "
+		cmp -s two-1 src/payload/big1.bin && cmp -s two-2 src/payload/dir/big2.bin"
+	check "the cache is \$XDG_CACHE_HOME/pieces/<info-hash>" \
+		sh -c "[ -d xdg/pieces/$HASH/data/payload ] && [ -f xdg/pieces/$HASH/torrent ]"
+	check "unmount ends the daemon" unmount_wait "$B"
+else
+	not_ok "mount with the default cache"
+fi
+
+# ---- c: --on-demand ----------------------------------------------------------------
+section "c: --on-demand"
+C=$T_DIR/mnt-c
+MID=$((3 * 1048576 + 3))
+if do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c" --on-demand $PEER_TR; then
+	ok "mount --on-demand"
+	check "reading one file gives its bytes" timeout 60 cmp "$C/payload/mid.bin" src/payload/mid.bin
+	sleep 2
+	down=$(xattr "$C" downloaded || echo 999999999)
+	ver=$(xattr "$C" verified || echo 999999999)
+	echo "#   received $down bytes, verified $ver, for a file of $MID bytes"
+	check "only that file was downloaded (bytes received < file + 1 MiB)" \
+		[ "${down:-999999999}" -lt $((MID + 1048576)) ]
+	check "only that file was verified (+ at most 2 boundary pieces)" \
+		[ "${ver:-999999999}" -lt $((MID + 2 * 65536 + 1)) ]
+	others=0
+	for f in big1.bin dir/big2.bin tail/last.bin; do
+		others=$((others + $(xattr "$C/payload/$f" verified || echo 999999999)))
+	done
+	check "the other big files hold (almost) nothing: $others bytes" [ $others -le $((2 * 65536)) ]
+	sleep 1.2
+	check "the file read reports 100.0% and full st_blocks" sh -c "
+		[ \"\$(getfattr --absolute-names --only-values -n user.pieces.progress '$C/payload/mid.bin')\" = 100.0% ] &&
+		[ \$(stat -c %b '$C/payload/mid.bin') -eq $(((MID + 511) / 512)) ]"
+	check "a file far from it has st_blocks 0" [ "$(stat -c %b "$C/payload/big1.bin")" -eq 0 ]
+	check "the root's progress is partial" sh -c "
+		p=\$(getfattr --absolute-names --only-values -n user.pieces.progress '$C'); [ \"\$p\" != 100.0% ] && [ \"\$p\" != 0.0% ]"
+	check "unmount ends the daemon" unmount_wait "$C"
+else
+	not_ok "mount --on-demand"
+fi
+
+# ---- d: every seeder gone ---------------------------------------------------------
+section "d: remount with every seeder gone"
+[ $LT_OK -eq 1 ] && stop_pid "$LT_PID"
+[ $TR_OK -eq 1 ] && stop_pid "$TR_PID"
+if do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c"; then
+	ok "remount of the on-demand cache"
+	check "fetched data reads back at once, offline" timeout 10 cmp "$C/payload/mid.bin" src/payload/mid.bin
+	t0=$(date +%s)
+	rc=0
+	timeout 3 cat "$C/payload/big1.bin" >/dev/null 2>&1 || rc=$?
+	t1=$(date +%s)
+	check "a read of missing data is interruptible (timeout 3 cat: status $rc in $((t1 - t0)) s)" \
+		[ $rc -ne 0 -a $((t1 - t0)) -le 6 ]
+	check "... and the mount still answers" sh -c "
+		timeout 5 ls '$C/payload' >/dev/null && timeout 10 cmp '$C/payload/mid.bin' src/payload/mid.bin"
+	cat "$C/payload/dir/big2.bin" >/dev/null 2>&1 &
+	RP=$!
+	sleep 1
+	kill -9 $RP 2>/dev/null || true
+	check "a reader killed with SIGKILL while waiting goes away" wait_for 5 "" gone $RP
+	wait $RP 2>/dev/null || true
+	check "... and nothing is wedged (stat, ls, reads of fetched data)" sh -c "
+		timeout 5 stat '$C/payload/big1.bin' >/dev/null && timeout 5 ls -R '$C' >/dev/null &&
+		timeout 10 cmp '$C/payload/mid.bin' src/payload/mid.bin"
+	# Lazy unmount with a read parked: the daemon leaves once the reader is gone.
+	cat "$C/payload/tail/last.bin" >/dev/null 2>&1 &
+	RP=$!
+	sleep 1
+	check "a lazy unmount with a parked read succeeds" fusermount3 -u -z "$C"
+	kill -9 $RP 2>/dev/null || true
+	wait $RP 2>/dev/null || true
+	check "... and the daemon exits once the reader is gone" wait_for 15 "" gone "$MPID"
+else
+	not_ok "remount of the on-demand cache"
+fi
+# Ctrl-C on `pieces mount -f` while reads are parked: they fail, it exits 0.
+mkdir -p "$C"
+"$PIECES" mount -f -q -p 0 --bind 127.0.0.1 --cache "$T_DIR/cache-c" "$T_DIR/multi.torrent" "$C" \
+	>fg.out 2>fg.err &
+FPID=$!
+t_track $FPID
+MOUNTS="$MOUNTS $C"
+if wait_for 15 $FPID is_mounted "$C"; then
+	ok "pieces mount -f mounts"
+	cat "$C/payload/big1.bin" >/dev/null 2>parked1.err &
+	RP1=$!
+	timeout 30 $PY -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.pread(fd, 65536, 4 << 20)' \
+		"$C/payload/dir/big2.bin" 2>parked2.err &
+	RP2=$!
+	sleep 1
+	kill -INT $FPID
+	check "Ctrl-C answers the parked reads (the readers end)" wait_for 10 "" both_gone $RP1 $RP2
+	rc=0
+	wait $RP1 || rc=$?
+	check "... with an error (EIO), not data" [ $rc -ne 0 ]
+	wait $RP2 2>/dev/null || true
+	check "... and the daemon unmounts and exits" wait_for 15 "" gone $FPID
+	rc=0
+	wait $FPID || rc=$?
+	check "... with status 0" [ $rc -eq 0 ]
+	check "... leaving no mount behind" not_mounted "$C"
+else
+	not_ok "pieces mount -f mounts"
+	sed 's/^/#   /' fg.err
+fi
+
+# ---- e: a stale mount point ---------------------------------------------------
+section "e: stale mount point"
+if do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c"; then
+	kill -9 "$MPID"
+	wait_for 5 "" gone "$MPID" || true
+	rc=0
+	timeout 20 "$PIECES" mount -p 0 --cache "$T_DIR/cache-c" multi.torrent "$C" 2>stale.err || rc=$?
+	check "mounting on a stale mount point fails" [ $rc -ne 0 ]
+	check "... saying it is stale and how to fix it" sh -c "grep -q stale stale.err && grep -q 'fusermount3 -u' stale.err"
+	fusermount3 -u "$C" 2>/dev/null || fusermount3 -u -z "$C" 2>/dev/null || true
+	check "after fusermount3 -u it mounts again" do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c"
+	unmount_wait "$C" || true
+else
+	not_ok "mount for the stale test"
+fi
+
+# ---- f: single-file and padded torrents ---------------------------------------
+section "f: single-file torrent, padding files"
+S=$T_DIR/mnt-s
+if [ $LT1_OK -eq 1 ] && do_mount "$S" "$T_DIR/single.torrent" --cache "$T_DIR/cache-s"; then
+	check "a single-file torrent's root holds the file" [ "$(timeout 5 ls "$S")" = one.bin ]
+	check "... with the source's bytes" timeout 60 cmp "$S/one.bin" src/single/one.bin
+	check "the file's progress xattr" [ "$(xattr "$S/one.bin" progress)" = "100.0%" ]
+	unmount_wait "$S" || true
+else
+	not_ok "mount of a single-file torrent"
+fi
+P=$T_DIR/mnt-p
+if [ $LTP_OK -eq 1 ] && do_mount "$P" "$T_DIR/padded.torrent" --cache "$T_DIR/cache-p" --peer "127.0.0.1:$LTP_PORT"; then
+	check "padding files are hidden" [ "$(timeout 5 ls -A "$P/padded" | tr '\n' ' ')" = "a.bin b.bin " ]
+	check "... and the files read right" sh -c "
+		timeout 60 cmp '$P/padded/a.bin' src/padded/a.bin && timeout 60 cmp '$P/padded/b.bin' src/padded/b.bin"
+	check "the root's progress counts no padding" [ "$(xattr "$P" verified)" = 170000 ]
+	unmount_wait "$P" || true
+else
+	not_ok "mount of a torrent with padding files"
+fi
+
+t_done
