@@ -1,15 +1,15 @@
 #!/bin/sh
-# Runs `pieces info` on every malicious torrent in tests/hostile/ and checks
+# Runs `pieces info` on every malicious torrent in tests/hostile-torrents/ and checks
 # that each is refused cleanly: exit status 1..123 (not 0, not a timeout or
 # a signal), exactly one line on stderr, and that line holds the substring
-# listed for the file in tests/hostile/EXPECTED. A sanitizer report or a
+# listed for the file in tests/hostile-torrents/EXPECTED. A sanitizer report or a
 # crash shows up as extra stderr lines or a status >= 125.
 #
 # Environment (set by `make check`): PIECES, the binary; top_srcdir.
 
 top_srcdir=${top_srcdir:-.}
 PIECES=${PIECES:-./pieces}
-dir=$top_srcdir/tests/hostile
+dir=$top_srcdir/tests/hostile-torrents
 expected=$dir/EXPECTED
 LC_ALL=C
 export LC_ALL

@@ -2,7 +2,7 @@
  * Tests for metainfo: torrents are built in memory with the bencode
  * encoder, parsed, and checked field by field; every refusal is checked
  * for its error code and a piece of its message. The last test runs the
- * files in tests/hostile/ through metainfo_load under the sanitizers.
+ * files in tests/hostile-torrents/ through metainfo_load under the sanitizers.
  */
 #include <criterion/criterion.h>
 
@@ -1033,8 +1033,8 @@ Test(metainfo, free_null)
 }
 
 /*
- * Every file in tests/hostile/ must be refused cleanly, with the substring
- * listed for it in tests/hostile/EXPECTED. ASan/UBSan catch the rest.
+ * Every file in tests/hostile-torrents/ must be refused cleanly, with the substring
+ * listed for it in tests/hostile-torrents/EXPECTED. ASan/UBSan catch the rest.
  */
 Test(metainfo, hostile_corpus)
 {
@@ -1046,7 +1046,7 @@ Test(metainfo, hostile_corpus)
 	FILE *exp;
 	DIR *d;
 
-	snprintf(dir, sizeof dir, "%s/tests/hostile", top != NULL ? top : ".");
+	snprintf(dir, sizeof dir, "%s/tests/hostile-torrents", top != NULL ? top : ".");
 	d = opendir(dir);
 	cr_assert_not_null(d, "cannot open %s (set top_srcdir)", dir);
 	while ((de = readdir(d)) != NULL) {
