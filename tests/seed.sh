@@ -549,5 +549,30 @@ else
 	not_ok "rate: libtorrent seeder starts"
 fi
 
+section "5: IPv6: pieces seed on [::1], pieces download from it"
+if ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
+	mk v6 $SINGLE
+	V6PORT=$(free_port)
+	"$PIECES" seed -v -p "$V6PORT" --bind ::1 v6.torrent src >v6seed.out 2>v6seed.err &
+	V6PID=$!
+	t_track $V6PID
+	if wait_for 30 $V6PID log_has v6seed.err '^pieces: seeding'; then
+		mkdir dl-v6
+		RC=0
+		timeout 60 "$PIECES" download -v --bind ::1 -p 0 --peer "[::1]:$V6PORT" -o dl-v6 \
+			v6.torrent >dl-v6.out 2>dl-v6.err || RC=$?
+		check "ipv6: download over ::1 completes (status $RC)" test $RC -eq 0
+		check "ipv6: data identical" same_data src/$SINGLE dl-v6/$SINGLE
+		check "ipv6: the seeder saw an IPv6 peer" log_has v6seed.err '\[::1\]:[0-9]*: connected (incoming)'
+	else
+		not_ok "ipv6: pieces seed listens on ::1"
+		show "pieces seed" v6seed.err 5
+	fi
+	stop_pieces $V6PID
+else
+	echo "# no ::1 on lo here: IPv6 case not run"
+	not_ok "ipv6: loopback has ::1"
+fi
+
 section "end"
 t_done
