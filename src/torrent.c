@@ -127,7 +127,8 @@ struct torrent {
 	struct sockaddr_storage local; /* --bind address (port 0) for outgoing connections */
 	socklen_t local_len;
 
-	uint8_t *have; /* verified pieces, BEP 3 order */
+	uint8_t *have;		/* verified pieces, BEP 3 order */
+	uint8_t *deadline_bits; /* pieces with a deadline (streaming reads) */
 	uint32_t have_count;
 	uint64_t have_bytes;
 	struct pbuf **pbufs; /* per piece, NULL when not in memory */
@@ -381,7 +382,13 @@ skip_block(void *arg, uint32_t piece, uint32_t block)
 		return PICKER_SKIP_PIECE;
 	if (c->t->pbufs[piece] != NULL && c->t->pbufs[piece]->verifying)
 		return PICKER_SKIP_PIECE;
-	return c->endgame && peer_has_req(c->p, piece, block) ? PICKER_SKIP_BLOCK : 0;
+	/*
+	 * Duplicates are offered in endgame and for pieces with a deadline (a
+	 * late block is asked of another peer): never twice of the same peer.
+	 */
+	if ((c->endgame || bit_get(c->t->deadline_bits, piece)) && peer_has_req(c->p, piece, block))
+		return PICKER_SKIP_BLOCK;
+	return 0;
 }
 
 static void
@@ -396,7 +403,7 @@ fill_requests(struct torrent *t, struct peer *p)
 	    t->cfg.seed_only)
 		return;
 	while (p->nreqs < p->max_reqs && p->nreqs < PEER_MAX_REQUESTS) {
-		unsigned want = p->max_reqs - p->nreqs;
+		unsigned want = p->max_reqs - p->nreqs, sent = 0;
 
 		ctx.endgame = picker_in_endgame(t->picker);
 		pp.partials_only = t->pbuf_bytes >= TORRENT_PIECE_BUDGET;
@@ -421,10 +428,12 @@ fill_requests(struct torrent *t, struct peer *p)
 			p->reqs[p->nreqs].sent_ms = loop_now_ms(t->loop);
 			p->nreqs++;
 			peer_send_request(p, b->piece, b->begin, b->length);
+			sent++;
 			if (p->state == PEER_CLOSED)
 				return;
 		}
-		if ((unsigned)n < want)
+		/* A pick with nothing new in it would come back forever. */
+		if ((unsigned)n < want || sent == 0)
 			return;
 	}
 }
@@ -490,6 +499,7 @@ piece_verified(struct torrent *t, uint32_t piece)
 	if (bit_get(t->have, piece))
 		return;
 	bit_set(t->have, piece);
+	t->deadline_bits[piece >> 3] &= (uint8_t) ~(0x80 >> (piece & 7));
 	t->have_count++;
 	t->have_bytes += metainfo_piece_size(t->mi, piece);
 	t->resume_dirty = 1;
@@ -1588,6 +1598,7 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 		memcpy(t->peer_id + 8, &x, 8);
 	}
 	t->have = calloc(1, resume_have_len(mi->piece_count) + 1);
+	t->deadline_bits = calloc(1, resume_have_len(mi->piece_count) + 1);
 	t->pbufs = calloc(mi->piece_count, sizeof *t->pbufs);
 	t->picker =
 	    picker_new(mi->piece_count, mi->piece_length, mi->total_length,
@@ -1600,9 +1611,10 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 	ratelimit_init(&t->up_limit, cfg->max_up, 0);
 	t->reaper = loop_timer_new(loop, reap, t);
 	t->pool = loop_pool_new(loop, t->cfg.verify_threads);
-	if (t->dir == NULL || t->resume_path == NULL || t->have == NULL || t->pbufs == NULL ||
-	    t->picker == NULL || t->choker == NULL || t->tick == NULL || t->rate_timer == NULL ||
-	    t->reaper == NULL || t->pool == NULL) {
+	if (t->dir == NULL || t->resume_path == NULL || t->have == NULL ||
+	    t->deadline_bits == NULL || t->pbufs == NULL || t->picker == NULL ||
+	    t->choker == NULL || t->tick == NULL || t->rate_timer == NULL || t->reaper == NULL ||
+	    t->pool == NULL) {
 		error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
 		torrent_free(t);
 		return NULL;
@@ -1776,6 +1788,7 @@ torrent_free(struct torrent *t)
 	choker_free(t->choker);
 	storage_close(t->st);
 	free(t->have);
+	free(t->deadline_bits);
 	free(t->verified_at_start);
 	free(t->cands);
 	free(t->strikes);
@@ -1841,8 +1854,13 @@ torrent_priority(const struct torrent *t, uint32_t piece)
 void
 torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms)
 {
-	if (piece < t->mi->piece_count && !bit_get(t->have, piece))
-		picker_set_deadline(t->picker, piece, deadline_ms);
+	if (piece >= t->mi->piece_count || bit_get(t->have, piece))
+		return;
+	picker_set_deadline(t->picker, piece, deadline_ms);
+	if (deadline_ms != 0)
+		bit_set(t->deadline_bits, piece);
+	else
+		t->deadline_bits[piece >> 3] &= (uint8_t) ~(0x80 >> (piece & 7));
 }
 
 static int
