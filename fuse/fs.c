@@ -45,11 +45,11 @@
 #include "textenc.h"
 #include "tree.h"
 
-#define PARK_BUCKETS	 256u
-#define ENTRY_TIMEOUT	 3600.0 /* the tree never changes while mounted */
-#define ATTR_TIMEOUT	 1.0	/* st_blocks grows as pieces verify */
-#define IO_BLOCK_SIZE	 131072 /* st_blksize: what cp and friends read at once */
-#define XATTR_VALUE_MAX	 64
+#define PARK_BUCKETS	256u
+#define ENTRY_TIMEOUT	3600.0 /* the tree never changes while mounted */
+#define ATTR_TIMEOUT	1.0    /* st_blocks grows as pieces verify */
+#define IO_BLOCK_SIZE	131072 /* st_blksize: what cp and friends read at once */
+#define XATTR_VALUE_MAX 64
 
 struct parked {
 	fuse_req_t req;
@@ -96,11 +96,8 @@ struct fs {
 };
 
 static const char *const xattr_names[] = {
-    "user.pieces.progress",
-    "user.pieces.verified",
-    "user.pieces.infohash",
-    "user.pieces.peers",
-    "user.pieces.downloaded",
+    "user.pieces.progress", "user.pieces.verified",   "user.pieces.infohash",
+    "user.pieces.peers",    "user.pieces.downloaded",
 };
 #define NXATTRS (sizeof xattr_names / sizeof xattr_names[0])
 
@@ -206,7 +203,8 @@ serve(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
 {
 	int rc;
 
-	if ((rc = rbuf_reserve(fs, len)) < 0 || (rc = torrent_read(fs->t, off, fs->rbuf, len)) < 0) {
+	if ((rc = rbuf_reserve(fs, len)) < 0 ||
+	    (rc = torrent_read(fs->t, off, fs->rbuf, len)) < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -698,8 +696,7 @@ op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 /* Everything that would change the tree: a read-only filesystem (even with -o rw). */
 static void
-op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-	   struct fuse_file_info *fi)
+op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
 	(void)ino, (void)attr, (void)to_set, (void)fi;
 	fuse_reply_err(req, EROFS);

@@ -40,8 +40,8 @@ struct fs;
  * be started yet when on_demand is set: every piece then starts at
  * priority 0). mtime is shown as every node's time. NULL with err set.
  */
-struct fs *fs_new(struct loop *loop, struct torrent *t, const struct metainfo *mi,
-		  int on_demand, int64_t mtime, const struct fs_hooks *hooks, struct error *err);
+struct fs *fs_new(struct loop *loop, struct torrent *t, const struct metainfo *mi, int on_demand,
+		  int64_t mtime, const struct fs_hooks *hooks, struct error *err);
 /*
  * Mounts on mountpoint (read-only; opts are extra -o option strings for
  * libfuse, debug prints every request) and starts serving on the loop.

@@ -22,9 +22,9 @@
 
 struct build {
 	struct tree *t;
-	uint32_t cap;	  /* nodes allocated */
-	uint32_t *index;  /* hash of (parent, name) -> node, TREE_NONE when free */
-	uint32_t icap;	  /* power of two */
+	uint32_t cap;	 /* nodes allocated */
+	uint32_t *index; /* hash of (parent, name) -> node, TREE_NONE when free */
+	uint32_t icap;	 /* power of two */
 };
 
 static uint32_t
@@ -81,9 +81,9 @@ child(struct build *b, uint32_t parent, const char *name, uint32_t file, uint32_
 		if (n->parent == parent && strcmp(n->name, name) == 0) {
 			/* The metainfo parser refuses these; stay safe anyway. */
 			if (file != TREE_NONE || !tree_is_dir(n))
-				return error_set(err, ERR_INVALID, ERROR_NO_OFFSET,
-						 "\"%s\" is both a file and a folder, or listed twice",
-						 name);
+				return error_set(
+				    err, ERR_INVALID, ERROR_NO_OFFSET,
+				    "\"%s\" is both a file and a folder, or listed twice", name);
 			*out = b->index[j];
 			return 0;
 		}
@@ -92,7 +92,8 @@ child(struct build *b, uint32_t parent, const char *name, uint32_t file, uint32_
 		uint32_t cap = b->cap * 2;
 		struct tree_node *nodes;
 
-		if (cap <= b->cap || (nodes = realloc(t->nodes, (size_t)cap * sizeof *nodes)) == NULL)
+		if (cap <= b->cap ||
+		    (nodes = realloc(t->nodes, (size_t)cap * sizeof *nodes)) == NULL)
 			return error_set(err, ERR_NOMEM, ERROR_NO_OFFSET, "out of memory");
 		t->nodes = nodes;
 		b->cap = cap;

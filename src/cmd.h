@@ -13,6 +13,8 @@ int cmd_info(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
+/* In fuse/cmd_mount.c: the only command that needs libfuse. */
+int cmd_mount(int argc, char **argv);
 
 /* "pieces: " + message on stderr, one line. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

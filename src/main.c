@@ -22,6 +22,9 @@ usage(FILE *f)
 	      "                             download into a folder (resumable)\n"
 	      "  seed [OPTIONS] FILE.torrent DIR\n"
 	      "                             verify DIR and seed it\n"
+	      "  mount [OPTIONS] FILE.torrent MOUNTPOINT\n"
+	      "                             show the torrent as a folder; reads fetch\n"
+	      "                             what they need first\n"
 	      "\n"
 	      "  pieces COMMAND --help      options of one command\n"
 	      "  pieces --version           print the version\n",
@@ -84,6 +87,8 @@ main(int argc, char **argv)
 		return cmd_download(argc - 1, argv + 1);
 	if (strcmp(cmd, "seed") == 0)
 		return cmd_seed(argc - 1, argv + 1);
+	if (strcmp(cmd, "mount") == 0)
+		return cmd_mount(argc - 1, argv + 1);
 	/* `pieces FILE.torrent` is short for `pieces download FILE.torrent`. */
 	if (strlen(cmd) > 8 && strcmp(cmd + strlen(cmd) - 8, ".torrent") == 0)
 		return cmd_download(argc, argv);
