@@ -104,7 +104,7 @@ def main():
         handles[str(ti.info_hash()).lower()] = h
 
     # A torrent without trackers (bench/seed.sh) has nobody to hear from.
-    answered = {ih for ih, h in handles.items() if not h.torrent_file().trackers()}
+    answered = {ih for ih, h in handles.items() if not list(h.torrent_file().trackers())}
     ready = False
     deadline = time.monotonic() + a.timeout
     last_dial = {}

@@ -133,8 +133,8 @@ wait_for() {
 	done
 	return 1
 }
-listening() { # ADDR PORT
-	ss -Hltn "sport = :$2" | grep -q "$1:$2"
+listening() { # ADDR PORT (libtorrent's socket shows as 127.0.0.1%lo:PORT)
+	ss -Hltn "sport = :$2" | grep -qE "(^| )$1(%[^ :]*)?:$2 "
 }
 log_has() { # FILE PATTERN (carriage returns as newlines)
 	[ -f "$1" ] && tr '\r' '\n' <"$1" | grep -q -- "$2"

@@ -64,6 +64,7 @@ struct parked {
 struct handle {
 	const struct tree_node *node;
 	struct stream_reader *reader;
+	struct handle *prev, *next; /* open handles, freed by fs_free if never released */
 };
 
 struct fs {
@@ -93,6 +94,8 @@ struct fs {
 
 	uint8_t *rbuf; /* one read's data; requests are handled one at a time */
 	size_t rbuf_len;
+
+	struct handle *handles; /* open files (no release comes after an unmount) */
 };
 
 static const char *const xattr_names[] = {
@@ -503,6 +506,19 @@ op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 }
 
 static void
+handle_free(struct fs *fs, struct handle *h)
+{
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	stream_reader_free(h->reader);
+	free(h);
+}
+
+static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
@@ -530,6 +546,10 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	h->node = n;
+	h->next = fs->handles;
+	if (fs->handles != NULL)
+		fs->handles->prev = h;
+	fs->handles = h;
 	if (raised)
 		torrent_kick(fs->t);
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -548,8 +568,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) != 0) {
 		/* The open was interrupted: no release will come for this handle. */
-		stream_reader_free(h->reader);
-		free(h);
+		handle_free(fs, h);
 	}
 }
 
@@ -559,10 +578,8 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (h != NULL) {
-		stream_reader_free(h->reader);
-		free(h);
-	}
+	if (h != NULL)
+		handle_free(fuse_req_userdata(req), h);
 	fuse_reply_err(req, 0);
 }
 
@@ -928,6 +945,8 @@ fs_free(struct fs *fs)
 		fs_unmount(fs);
 		fuse_session_destroy(fs->se);
 	}
+	while (fs->handles != NULL)
+		handle_free(fs, fs->handles);
 	free(fs->buf.mem);
 	free(fs->rbuf);
 	stream_free(fs->stream);

@@ -554,7 +554,13 @@ run(int argc, char **argv, int seed_cmd)
 		char total[32], rate[32];
 
 		fmt_rate(secs > 0 ? (double)s.downloaded / secs : 0, rate, sizeof rate);
-		if (d.verbosity > 0 || !s.complete)
+		if (d.seed_only)
+			printf("%s: seeded for %.1f s with %u of %u pieces; %llu bytes uploaded "
+			       "(%.2f x the torrent's size)\n",
+			       mi->name, secs, s.have_pieces, s.piece_count,
+			       (unsigned long long)s.uploaded,
+			       s.total ? (double)s.uploaded / (double)s.total : 0.0);
+		else if (d.verbosity > 0 || !s.complete)
 			printf("%s: %s %.1f%% of %s in %.1f s (%s); %u pieces were on disk, "
 			       "%u downloaded, %u failed verification, %llu bytes wasted, "
 			       "%llu bytes uploaded\n",

@@ -80,6 +80,36 @@ unmount_wait() {
 	fusermount3 -u "$1" && wait_for 15 "" gone "$MPID"
 }
 
+# guarded SECS COMMAND...: runs COMMAND; if it still runs after SECS, kills
+# the mount daemon (MPID), which aborts the FUSE connection, so a reader
+# stuck in the kernel gets ENOTCONN instead of hanging the test (timeout(1)
+# cannot end a process that waits in the kernel for a reply).
+guarded() {
+	_g_secs=$1
+	shift
+	(
+		trap 'kill $_g_s 2>/dev/null; exit 0' TERM
+		sleep "$_g_secs" &
+		_g_s=$!
+		wait $_g_s
+		echo "# watchdog: still running after $_g_secs s: $*; killing pieces ($MPID)" >&2
+		[ -n "$MPID" ] || exit 0
+		# What was it doing? (state, kernel wait channel, stack)
+		ps -o pid=,stat=,wchan=,etime= -p "$MPID" | sed 's/^/#   /' >&2
+		if command -v gdb >/dev/null; then
+			timeout 20 gdb -p "$MPID" -batch -ex 'thread apply all bt' 2>&1 |
+				grep '^#' | head -40 | sed 's/^/#   /' >&2
+		fi
+		kill -9 "$MPID" 2>/dev/null
+	) &
+	_g_wd=$!
+	_g_rc=0
+	"$@" || _g_rc=$?
+	kill $_g_wd 2>/dev/null || true
+	wait $_g_wd 2>/dev/null || true
+	return $_g_rc
+}
+
 # xattr FILE NAME: one of pieces' extended attributes, value only.
 xattr() { getfattr --absolute-names --only-values -n "user.pieces.$2" "$1" 2>/dev/null; }
 
@@ -262,16 +292,16 @@ check "opening for writing fails with EROFS" sh -c "
 	! (: >>'$A/payload/mid.bin') 2>'$T_DIR/erofs.err' && grep -q 'Read-only' '$T_DIR/erofs.err'"
 check "the root's infohash xattr" [ "$(xattr "$A" infohash)" = "$HASH" ]
 
-if random_reads "$A/payload" src/payload 400 7; then
+if guarded 150 random_reads "$A/payload" src/payload 400 7; then
 	ok "400 random reads (piece/file boundaries, EOF, past EOF) return the source bytes"
 else
 	not_ok "400 random reads return the source bytes"
 fi
 check "... some of which were parked until their pieces arrived" grep -q "parked on piece" cache-a/log
 check "sha256 of every file read through the mount equals the source" \
-	same_tree src/payload "$A/payload"
+	guarded 120 same_tree src/payload "$A/payload"
 mkdir out-a
-check "cp -r from the mount succeeds" timeout 120 cp -r "$A/payload" out-a/
+check "cp -r from the mount succeeds" guarded 120 cp -r "$A/payload" out-a/
 check "... and gives identical files" same_tree src/payload out-a/payload
 check "the root's progress xattr says 100.0%" [ "$(xattr "$A" progress)" = "100.0%" ]
 check "user.pieces.verified of a file is its size" \
@@ -313,8 +343,8 @@ if XDG_CACHE_HOME=$T_DIR/xdg do_mount "$B" "$T_DIR/multi.torrent" $PEER_TR; then
 	timeout 90 cat "$B/payload/dir/big2.bin" >two-2 &
 	R2=$!
 	rc1=0 rc2=0
-	wait $R1 || rc1=$?
-	wait $R2 || rc2=$?
+	guarded 90 wait $R1 || rc1=$?
+	guarded 90 wait $R2 || rc2=$?
 	check "two readers on two files at once both finish" [ $((rc1 + rc2)) -eq 0 ]
 	check "... with the right bytes" sh -c "
 		cmp -s two-1 src/payload/big1.bin && cmp -s two-2 src/payload/dir/big2.bin"
@@ -331,7 +361,7 @@ C=$T_DIR/mnt-c
 MID=$((3 * 1048576 + 3))
 if do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c" --on-demand $PEER_TR; then
 	ok "mount --on-demand"
-	check "reading one file gives its bytes" timeout 60 cmp "$C/payload/mid.bin" src/payload/mid.bin
+	check "reading one file gives its bytes" guarded 60 cmp "$C/payload/mid.bin" src/payload/mid.bin
 	sleep 2
 	down=$(xattr "$C" downloaded || echo 999999999)
 	ver=$(xattr "$C" verified || echo 999999999)
@@ -363,14 +393,14 @@ section "d: remount with every seeder gone"
 [ $TR_OK -eq 1 ] && stop_pid "$TR_PID"
 if do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c"; then
 	ok "remount of the on-demand cache"
-	check "fetched data reads back at once, offline" timeout 10 cmp "$C/payload/mid.bin" src/payload/mid.bin
+	check "fetched data reads back at once, offline" guarded 10 cmp "$C/payload/mid.bin" src/payload/mid.bin
 	t0=$(date +%s)
 	rc=0
-	timeout 3 cat "$C/payload/big1.bin" >/dev/null 2>&1 || rc=$?
+	guarded 20 timeout 3 cat "$C/payload/big1.bin" >/dev/null 2>&1 || rc=$?
 	t1=$(date +%s)
 	check "a read of missing data is interruptible (timeout 3 cat: status $rc in $((t1 - t0)) s)" \
 		[ $rc -ne 0 -a $((t1 - t0)) -le 6 ]
-	check "... and the mount still answers" sh -c "
+	check "... and the mount still answers" guarded 20 sh -c "
 		timeout 5 ls '$C/payload' >/dev/null && timeout 10 cmp '$C/payload/mid.bin' src/payload/mid.bin"
 	cat "$C/payload/dir/big2.bin" >/dev/null 2>&1 &
 	RP=$!
@@ -378,7 +408,7 @@ if do_mount "$C" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-c"; then
 	kill -9 $RP 2>/dev/null || true
 	check "a reader killed with SIGKILL while waiting goes away" wait_for 5 "" gone $RP
 	wait $RP 2>/dev/null || true
-	check "... and nothing is wedged (stat, ls, reads of fetched data)" sh -c "
+	check "... and nothing is wedged (stat, ls, reads of fetched data)" guarded 20 sh -c "
 		timeout 5 stat '$C/payload/big1.bin' >/dev/null && timeout 5 ls -R '$C' >/dev/null &&
 		timeout 10 cmp '$C/payload/mid.bin' src/payload/mid.bin"
 	# Lazy unmount with a read parked: the daemon leaves once the reader is gone.
@@ -444,7 +474,7 @@ section "f: single-file torrent, padding files"
 S=$T_DIR/mnt-s
 if [ $LT1_OK -eq 1 ] && do_mount "$S" "$T_DIR/single.torrent" --cache "$T_DIR/cache-s"; then
 	check "a single-file torrent's root holds the file" [ "$(timeout 5 ls "$S")" = one.bin ]
-	check "... with the source's bytes" timeout 60 cmp "$S/one.bin" src/single/one.bin
+	check "... with the source's bytes" guarded 60 cmp "$S/one.bin" src/single/one.bin
 	check "the file's progress xattr" [ "$(xattr "$S/one.bin" progress)" = "100.0%" ]
 	unmount_wait "$S" || true
 else
@@ -453,7 +483,7 @@ fi
 P=$T_DIR/mnt-p
 if [ $LTP_OK -eq 1 ] && do_mount "$P" "$T_DIR/padded.torrent" --cache "$T_DIR/cache-p" --peer "127.0.0.1:$LTP_PORT"; then
 	check "padding files are hidden" [ "$(timeout 5 ls -A "$P/padded" | tr '\n' ' ')" = "a.bin b.bin " ]
-	check "... and the files read right" sh -c "
+	check "... and the files read right" guarded 60 sh -c "
 		timeout 60 cmp '$P/padded/a.bin' src/padded/a.bin && timeout 60 cmp '$P/padded/b.bin' src/padded/b.bin"
 	check "the root's progress counts no padding" [ "$(xattr "$P" verified)" = 170000 ]
 	unmount_wait "$P" || true
