@@ -377,8 +377,13 @@ skip_block(void *arg, uint32_t piece, uint32_t block)
 {
 	struct skip_ctx *c = arg;
 
-	/* Over budget: only continue pieces that already have a buffer. */
-	if (c->t->pbufs[piece] == NULL && c->t->pbuf_bytes >= TORRENT_PIECE_BUDGET)
+	/*
+	 * Over budget: only continue pieces that already have a buffer, except
+	 * pieces a reader waits for (a deadline): a stalled read is worse than
+	 * a few MiB over the budget.
+	 */
+	if (c->t->pbufs[piece] == NULL && c->t->pbuf_bytes >= TORRENT_PIECE_BUDGET &&
+	    !bit_get(c->t->deadline_bits, piece))
 		return PICKER_SKIP_PIECE;
 	if (c->t->pbufs[piece] != NULL && c->t->pbufs[piece]->verifying)
 		return PICKER_SKIP_PIECE;
