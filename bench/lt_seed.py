@@ -2,7 +2,7 @@
 """A fast python3-libtorrent seeder for the download benchmark (bench/).
 
     lt_seed.py --ip IP [--port PORT] --save DIR [--connect-file FILE]
-               [--timeout S] TORRENT...
+               [--upload-limit BYTES_PER_S] [--timeout S] TORRENT...
 
 Seeds every TORRENT from DIR (the torrents' save path), listening on IP:PORT
 and dialling out from IP, with DHT, LSD, UPnP, NAT-PMP, uTP and PEX off.
@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--save", required=True)
     ap.add_argument("--connect-file")
+    ap.add_argument("--upload-limit", type=int, default=0,
+                    help="bytes/s per torrent (0: none); applies to loopback peers too")
     ap.add_argument("--timeout", type=float, default=180.0,
                     help="exit 1 when not ready after this long")
     a = ap.parse_args()
@@ -101,6 +103,9 @@ def main():
         p.flags &= ~lt.torrent_flags.auto_managed
         p.flags &= ~lt.torrent_flags.paused
         h = ses.add_torrent(p)
+        if a.upload_limit > 0:
+            # The torrent's own peer class covers every peer, local ones too.
+            h.set_upload_limit(a.upload_limit)
         handles[str(ti.info_hash()).lower()] = h
 
     # A torrent without trackers (bench/seed.sh) has nobody to hear from.

@@ -9,4 +9,5 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 rc=0
 "$BASH" "$HERE/download.sh" "$@" || rc=$?
 "$BASH" "$HERE/seed.sh" "$@" || { r=$?; [ "$rc" = 0 ] && rc=$r; }
+"$BASH" "$HERE/stream.sh" "$@" || { r=$?; [ "$rc" = 0 ] && rc=$r; }
 exit "$rc"

@@ -28,7 +28,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,11 +45,9 @@
 #include "http.h"
 #include "loop.h"
 #include "metainfo.h"
-#include "ratelimit.h"
 #include "textenc.h"
 #include "torrent.h"
 
-#define MAX_PEER_ARGS 64
 #define MAX_FUSE_OPTS 32
 
 struct mnt {
@@ -204,53 +201,6 @@ on_signal(struct loop *loop, int signo, void *arg)
 }
 
 /* ---- set-up helpers -------------------------------------------------------- */
-
-/* "host:port", "[v6]:port": resolved before the loop starts. */
-static int
-add_peer_arg(struct torrent *t, const char *arg)
-{
-	char host[256];
-	const char *port, *end;
-	struct addrinfo hints, *res, *ai;
-	size_t hl;
-
-	if (arg[0] == '[') {
-		if ((end = strchr(arg, ']')) == NULL || end[1] != ':')
-			return -1;
-		arg++;
-		port = end + 2;
-	} else {
-		if ((end = strrchr(arg, ':')) == NULL)
-			return -1;
-		port = end + 1;
-	}
-	if ((hl = (size_t)(end - arg)) == 0 || hl >= sizeof host || *port == '\0')
-		return -1;
-	memcpy(host, arg, hl);
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -1;
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		torrent_add_peer(t, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
-static long
-parse_num(const char *s, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max)
-		return -1;
-	return v;
-}
 
 /* mkdir -p; 0 or -errno. */
 static int
@@ -447,7 +397,8 @@ cmd_mount(int argc, char **argv)
 	    .fatal = on_fatal,
 	    .verified = on_verified,
 	};
-	const char *peers[MAX_PEER_ARGS], *fopts[MAX_FUSE_OPTS];
+	const char *fopts[MAX_FUSE_OPTS];
+	struct cmd_peers peers = {.n = 0};
 	const char *cache_arg = NULL, *torrent_path, *mnt_arg;
 	char hex[41], cache[PATH_MAX], path[PATH_MAX + 16], mountpoint[PATH_MAX],
 	    data[PATH_MAX + 16], resume[PATH_MAX + 16], logpath[PATH_MAX + 16];
@@ -457,10 +408,9 @@ cmd_mount(int argc, char **argv)
 	struct metainfo *mi = NULL;
 	struct http *http = NULL;
 	struct error err = {0};
-	size_t npeers = 0, nfopts = 0, i;
-	int c, rc = CMD_EXIT_FAIL, foreground = 0, debug = 0, on_demand = 0, lockfd = -1,
-	       report_fd = -1;
-	long v;
+	size_t nfopts = 0;
+	int c, erc, rc = CMD_EXIT_FAIL, foreground = 0, debug = 0, on_demand = 0, lockfd = -1,
+		    report_fd = -1;
 
 	cfg.port = 6881;
 	m.verbosity = 1;
@@ -483,38 +433,6 @@ cmd_mount(int argc, char **argv)
 		case 'O':
 			on_demand = 1;
 			break;
-		case 'P':
-			if (npeers >= MAX_PEER_ARGS) {
-				cmd_error("too many --peer options");
-				return CMD_EXIT_USAGE;
-			}
-			peers[npeers++] = optarg;
-			break;
-		case 'p':
-			if ((v = parse_num(optarg, 65535)) < 0) {
-				cmd_error("invalid port '%s'", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			cfg.port = (uint16_t)v;
-			break;
-		case 'B':
-			cfg.bind_addr = optarg;
-			break;
-		case 'M':
-			if ((v = parse_num(optarg, 10000)) <= 0) {
-				cmd_error("invalid --max-peers '%s'", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			cfg.max_peers = (unsigned)v;
-			break;
-		case 'D':
-		case 'U':
-			if (ratelimit_parse(optarg, c == 'D' ? &cfg.max_down : &cfg.max_up, NULL) <
-			    0) {
-				cmd_error("invalid rate '%s' (e.g. 500K, 2M)", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			break;
 		case 'd':
 			debug = 1;
 			foreground = 1;
@@ -529,6 +447,10 @@ cmd_mount(int argc, char **argv)
 			mount_usage(stdout);
 			return CMD_EXIT_OK;
 		default:
+			if ((erc = cmd_engine_option(c, optarg, &cfg, &peers)) > 0)
+				break;
+			if (erc < 0)
+				return CMD_EXIT_USAGE;
 			mount_usage(stderr);
 			return CMD_EXIT_USAGE;
 		}
@@ -635,12 +557,9 @@ cmd_mount(int argc, char **argv)
 		cmd_error("%s", err.msg);
 		goto out;
 	}
-	for (i = 0; i < npeers; i++) {
-		if (add_peer_arg(m.t, peers[i]) < 0) {
-			cmd_error("cannot use peer '%s' (expected HOST:PORT)", peers[i]);
-			rc = CMD_EXIT_USAGE;
-			goto out;
-		}
+	if (cmd_add_peers(m.t, &peers) < 0) {
+		rc = CMD_EXIT_USAGE;
+		goto out;
 	}
 	hooks.log = on_log;
 	hooks.unmounted = on_unmounted;

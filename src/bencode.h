@@ -56,8 +56,8 @@ struct bencode {
 };
 
 struct bencode_limits {
-	unsigned max_depth;  /* containers nested deeper are refused */
-	size_t max_nodes;    /* total values in one document */
+	unsigned max_depth; /* containers nested deeper are refused */
+	size_t max_nodes;   /* total values in one document */
 };
 
 #define BENCODE_DEFAULT_DEPTH 64

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +19,7 @@
 #include "http.h"
 #include "loop.h"
 #include "metainfo.h"
-#include "ratelimit.h"
 #include "torrent.h"
-
-#define MAX_PEER_ARGS 64
 
 struct dl {
 	struct loop *loop;
@@ -269,61 +265,6 @@ on_signal(struct loop *loop, int signo, void *arg)
 	torrent_stop(d->t);
 }
 
-/* "host:port", "[v6]:port": resolved before the loop starts. */
-static int
-add_peer_arg(struct torrent *t, const char *arg)
-{
-	char host[256];
-	const char *colon, *port;
-	struct addrinfo hints, *res, *ai;
-	size_t hl;
-	int rc;
-
-	if (arg[0] == '[') {
-		const char *end = strchr(arg, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		hl = (size_t)(end - arg - 1);
-		if (hl >= sizeof host)
-			return -1;
-		memcpy(host, arg + 1, hl);
-		port = end + 2;
-	} else {
-		colon = strrchr(arg, ':');
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - arg);
-		if (hl >= sizeof host)
-			return -1;
-		memcpy(host, arg, hl);
-		port = colon + 1;
-	}
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		return -1;
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		torrent_add_peer(t, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
-static long
-parse_num(const char *s, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max)
-		return -1;
-	return v;
-}
-
 /* "90", "90s", "30m", "2h", "1d" -> milliseconds; 0 on error. */
 static uint64_t
 parse_duration(const char *s)
@@ -397,16 +338,14 @@ run(int argc, char **argv, int seed_cmd)
 	    .stopped = on_stopped,
 	    .fatal = on_fatal,
 	};
-	const char *peers[MAX_PEER_ARGS];
+	struct cmd_peers peers = {.n = 0};
 	struct torrent_config cfg = {0};
 	struct dl d = {0};
 	struct metainfo *mi = NULL;
 	struct http *http = NULL;
 	struct error err = {0};
 	struct torrent_stats s;
-	size_t npeers = 0, i;
-	long v;
-	int c, rc = CMD_EXIT_FAIL;
+	int c, erc, rc = CMD_EXIT_FAIL;
 
 	cfg.dir = ".";
 	cfg.port = 6881;
@@ -417,45 +356,6 @@ run(int argc, char **argv, int seed_cmd)
 		switch (c) {
 		case 'o':
 			cfg.dir = optarg;
-			break;
-		case 'P':
-			if (npeers >= MAX_PEER_ARGS) {
-				cmd_error("too many --peer options");
-				return CMD_EXIT_USAGE;
-			}
-			peers[npeers++] = optarg;
-			break;
-		case 'p':
-			if ((v = parse_num(optarg, 65535)) < 0) {
-				cmd_error("invalid port '%s'", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			cfg.port = (uint16_t)v;
-			break;
-		case 'B':
-			cfg.bind_addr = optarg;
-			break;
-		case 'M':
-			if ((v = parse_num(optarg, 10000)) <= 0) {
-				cmd_error("invalid --max-peers '%s'", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			cfg.max_peers = (unsigned)v;
-			break;
-		case 'D':
-		case 'U':
-			if (ratelimit_parse(optarg, c == 'D' ? &cfg.max_down : &cfg.max_up, NULL) <
-			    0) {
-				cmd_error("invalid rate '%s' (e.g. 500K, 2M)", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			break;
-		case 'S':
-			if ((v = parse_num(optarg, 1000)) <= 0) {
-				cmd_error("invalid --slots '%s'", optarg);
-				return CMD_EXIT_USAGE;
-			}
-			cfg.upload_slots = (unsigned)v;
 			break;
 		case 's':
 			d.seed = 1;
@@ -488,6 +388,10 @@ run(int argc, char **argv, int seed_cmd)
 			(seed_cmd ? seed_usage : dl_usage)(stdout);
 			return CMD_EXIT_OK;
 		default:
+			if ((erc = cmd_engine_option(c, optarg, &cfg, &peers)) > 0)
+				break;
+			if (erc < 0)
+				return CMD_EXIT_USAGE;
 			(seed_cmd ? seed_usage : dl_usage)(stderr);
 			return CMD_EXIT_USAGE;
 		}
@@ -526,12 +430,9 @@ run(int argc, char **argv, int seed_cmd)
 		cmd_error("%s", err.msg);
 		goto out;
 	}
-	for (i = 0; i < npeers; i++) {
-		if (add_peer_arg(d.t, peers[i]) < 0) {
-			cmd_error("cannot use peer '%s' (expected HOST:PORT)", peers[i]);
-			rc = CMD_EXIT_USAGE;
-			goto out;
-		}
+	if (cmd_add_peers(d.t, &peers) < 0) {
+		rc = CMD_EXIT_USAGE;
+		goto out;
 	}
 	if (torrent_start(d.t, &err) < 0) {
 		cmd_error("%s: %s", cfg.dir, err.msg);

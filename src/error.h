@@ -12,11 +12,11 @@
 
 enum error_code {
 	ERR_OK = 0,
-	ERR_SYNTAX = 1,      /* malformed encoding */
-	ERR_LIMIT = 2,       /* a size, depth or count cap was exceeded */
+	ERR_SYNTAX = 1,	     /* malformed encoding */
+	ERR_LIMIT = 2,	     /* a size, depth or count cap was exceeded */
 	ERR_INVALID = 3,     /* well-formed but semantically wrong or hostile */
 	ERR_UNSUPPORTED = 4, /* valid but not implemented (e.g. v2-only torrents) */
-	ERR_IO = 5,          /* a system call failed */
+	ERR_IO = 5,	     /* a system call failed */
 	ERR_NOMEM = 6,
 };
 
@@ -30,7 +30,7 @@ struct error {
 
 /* Records an error (err may be NULL) and returns -code, for `return error_set(...)`. */
 int error_set(struct error *err, int code, long long offset, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Prefixes an existing message: "context: old message". */
 void error_prefix(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

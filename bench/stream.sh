@@ -1,0 +1,369 @@
+#!/bin/bash
+# bench/stream.sh: streaming benchmark of `pieces mount` against btfs on a
+# loopback swarm (opentracker + three libtorrent seeders), inside a network
+# namespace that has only `lo`. See bench/README.md, "Streaming benchmark".
+# Needs root (network namespace, FUSE). Not part of make check.
+#
+# Environment (all optional):
+#   PIECES          the pieces binary (default: ./pieces, then ../pieces
+#                   next to bench/, then pieces on PATH)
+#   BENCH_SIZE_MB   file size in MiB (default 1024)
+#   BENCH_RUNS      runs of each measurement (default 1; the report shows medians)
+#   BENCH_TOOLS     default "pieces btfs"
+#   BENCH_TESTS     default "ttfb cp read play"
+#   BENCH_PLAY_S    seconds of playback (default 60)
+#   BENCH_PLAY_RATE playback rate, bytes/s (default 8000000)
+#   BENCH_SEED_LIMIT upload limit of each seeder during playback, bytes/s
+#                   (default PLAY_RATE; three seeders: 3x the playback rate)
+#   BENCH_WARMUP    1 (default): one unreported `pieces download` first; 0: none
+#   BENCH_TIMEOUT   seconds per step (default 300)
+#   BENCH_DIR       where the temporary work folder goes (default /var/tmp)
+#   BENCH_RESULTS   report folder (default bench/results next to this script)
+#   BENCH_KEEP=1    keep the work folder (payload, logs, raw JSON)
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+
+die() {
+	echo "stream.sh: $*" >&2
+	exit 1
+}
+
+# --- Outer part: make the network namespace, re-run ourselves inside it. ---
+if [ -z "${PCBENCH_NETNS:-}" ]; then
+	[ "$(id -u)" = 0 ] || die "needs root (network namespace, FUSE)"
+	command -v ip >/dev/null || die "needs ip (iproute2)"
+	NS=pcstream$$
+	INNER=
+	outer_cleanup() {
+		if [ -n "$INNER" ] && kill -0 "$INNER" 2>/dev/null; then
+			kill -TERM "$INNER" 2>/dev/null || true
+			for _ in $(seq 150); do
+				kill -0 "$INNER" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$INNER" 2>/dev/null || true
+		fi
+		ip netns del "$NS" 2>/dev/null || true
+	}
+	trap outer_cleanup EXIT
+	trap 'exit 130' INT TERM
+	ip netns add "$NS" || die "cannot create network namespace $NS"
+	ip netns exec "$NS" ip link set lo up
+	PCBENCH_NETNS=$NS ip netns exec "$NS" "$BASH" "$0" "$@" &
+	INNER=$!
+	rc=0
+	wait "$INNER" || rc=$?
+	INNER=
+	exit "$rc"
+fi
+
+# --- Inner part: runs inside the namespace. ---
+[ "$(ip -o link show | wc -l)" = 1 ] || die "not in a namespace with only lo"
+
+if [ -z "${PIECES:-}" ]; then
+	for p in ./pieces "$HERE/../pieces"; do
+		if [ -x "$p" ]; then PIECES=$(cd "$(dirname "$p")" && pwd)/pieces; break; fi
+	done
+	: "${PIECES:=$(command -v pieces || true)}"
+fi
+{ [ -n "${PIECES:-}" ] && [ -x "$PIECES" ]; } || die "pieces binary not found: set PIECES"
+
+GITV=$(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?')
+SIZE_MB=${BENCH_SIZE_MB:-1024}
+RUNS=${BENCH_RUNS:-1}
+TOOLS=${BENCH_TOOLS:-pieces btfs}
+TESTS=${BENCH_TESTS:-ttfb cp read play}
+PLAY_S=${BENCH_PLAY_S:-60}
+PLAY_RATE=${BENCH_PLAY_RATE:-8000000}
+SEED_LIMIT=${BENCH_SEED_LIMIT:-$PLAY_RATE}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+RESULTS=${BENCH_RESULTS:-$HERE/results}
+
+for t in $TOOLS; do
+	case $t in
+	pieces) ;;
+	btfs) command -v btfs >/dev/null || die "btfs not installed (apt-get install btfs)" ;;
+	*) die "unknown tool $t" ;;
+	esac
+done
+command -v opentracker >/dev/null || die "opentracker not installed"
+command -v openssl >/dev/null || die "openssl not installed"
+command -v fusermount3 >/dev/null || die "fusermount3 not installed"
+$PY -c 'import libtorrent' 2>/dev/null || die "python3-libtorrent not installed"
+
+mkdir -p "${BENCH_DIR:-/var/tmp}"
+W=$(mktemp -d "${BENCH_DIR:-/var/tmp}/pieces-stream.XXXXXX")
+PIDS=""
+MOUNTS=""
+track() { PIDS="$PIDS $1"; }
+
+stop_pid() { # PID: TERM, up to 5 s, then KILL; never waits longer
+	kill -TERM "$1" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+unmount() { # MNT: FUSE 3 or 2 (btfs), then lazy as a last resort
+	mountpoint -q "$1" 2>/dev/null || return 0
+	fusermount3 -u "$1" 2>/dev/null || fusermount -u "$1" 2>/dev/null ||
+		umount -l "$1" 2>/dev/null || true
+}
+cleanup() {
+	for m in $MOUNTS; do unmount "$m"; done
+	for pid in $PIDS; do stop_pid "$pid"; done
+	for m in $MOUNTS; do unmount "$m"; done
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "work folder kept: $W" >&2
+	else
+		rm -rf "$W"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[$(date +%T)] $*" >&2; }
+now() { date +%s.%N; }
+wait_for() { # SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+listening() { ss -Hltn "sport = :$2" | grep -q "$1:$2"; }
+mounted_with() { mountpoint -q "$1" && [ -e "$1/single.bin" ]; }
+
+# --- Payload, tracker -------------------------------------------------------
+MiB=1048576
+SRC=$W/src
+mkdir -p "$SRC"
+log "generating payload: ${SIZE_MB} MiB"
+openssl enc -aes-128-ctr -nosalt -pass pass:pieces-stream -in /dev/zero 2>/dev/null |
+	head -c $((SIZE_MB * MiB)) >"$SRC/single.bin"
+BYTES=$(stat -c %s "$SRC/single.bin")
+TRACKER_PORT=6969
+ANNOUNCE=http://127.0.0.1:$TRACKER_PORT/announce
+T=$W/single.torrent
+"$PIECES" create -q -l 1M -a "$ANNOUNCE" -o "$T" "$SRC/single.bin"
+IH=$($PY -c 'import libtorrent as lt,sys; print(lt.torrent_info(sys.argv[1]).info_hash())' "$T")
+mkdir -p "$W/ot"
+chmod 755 "$W/ot"
+echo "$IH" >"$W/ot/whitelist.txt"
+chmod 644 "$W/ot/whitelist.txt"
+opentracker -i 127.0.0.1 -p "$TRACKER_PORT" -P "$TRACKER_PORT" -d "$W/ot" \
+	-w /whitelist.txt >"$W/opentracker.log" 2>&1 &
+track $!
+wait_for 10 listening 127.0.0.1 "$TRACKER_PORT" || die "opentracker did not start"
+
+SEEDERS=""
+start_seeders() { # LIMIT (bytes/s per seeder, 0 = none)
+	local n
+	SEEDERS=""
+	for n in 2 3 4; do
+		$PY "$HERE/lt_seed.py" --ip "127.0.0.$n" --port 6881 --save "$SRC" \
+			--upload-limit "$1" "$T" >"$W/seed$n-$1.log" 2>&1 &
+		track $!
+		SEEDERS="$SEEDERS $!"
+	done
+	for n in 2 3 4; do
+		wait_for 240 grep -q '^ready' "$W/seed$n-$1.log" ||
+			die "seeder 127.0.0.$n not ready: $(cat "$W/seed$n-$1.log")"
+	done
+}
+stop_seeders() {
+	local pid
+	for pid in $SEEDERS; do stop_pid "$pid"; done
+	SEEDERS=""
+	# Let the tracker forget them: a stopped seeder does not announce "stopped".
+	sleep 1
+}
+
+# --- Mounts -------------------------------------------------------------------
+PORT=20000
+MPID=""
+MNT=""
+# mount_tool TOOL LABEL [CACHE]: mounts T on $W/mnt-LABEL, sets MNT and MPID.
+mount_tool() {
+	local tool=$1 label=$2 cache=${3:-$W/cache-$2}
+	MNT=$W/mnt-$label
+	mkdir -p "$MNT" "$cache"
+	PORT=$((PORT + 1))
+	case $tool in
+	pieces)
+		"$PIECES" mount -f -q --cache "$cache" -p "$PORT" --bind 127.0.0.1 \
+			"$T" "$MNT" >>"$W/log-$label" 2>&1 &
+		;;
+	btfs)
+		btfs -f --data-directory="$cache" --min-port="$PORT" --max-port="$PORT" \
+			"$T" "$MNT" >>"$W/log-$label" 2>&1 &
+		;;
+	esac
+	MPID=$!
+	track "$MPID"
+	MOUNTS="$MOUNTS $MNT"
+	wait_for 30 mounted_with "$MNT" || {
+		log "$tool did not mount: $(tail -n 5 "$W/log-$label")"
+		return 1
+	}
+}
+umount_tool() {
+	unmount "$MNT"
+	local n
+	for n in $(seq 100); do
+		kill -0 "$MPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_pid "$MPID"
+	MPID=""
+}
+
+# record TOOL TEST RUN JSON-or-empty [key=value ...]: one JSON line on fd 3.
+record() {
+	$PY - "$@" >&3 <<-'EOF'
+		import json, sys
+		tool, test, run, js = sys.argv[1:5]
+		r = {"tool": tool, "test": test, "run": int(run)}
+		try:
+		    r.update(json.loads(js))
+		    r["ok"] = True
+		except ValueError:
+		    r["ok"] = False
+		for kv in sys.argv[5:]:
+		    k, v = kv.split("=", 1)
+		    try:
+		        r[k] = float(v)
+		    except ValueError:
+		        r[k] = v
+		print(json.dumps(r))
+	EOF
+}
+reader() { # ARGS...: stream_read.py bounded by TIMEOUT; prints its JSON or nothing
+	timeout -k 5 "$TIMEOUT" $PY "$HERE/stream_read.py" "$@" 2>>"$W/reader.log" | tail -n 1 || true
+}
+
+# 1. Time to first byte at 60 %, then the next 64 MiB; fresh cache.
+test_ttfb() { # TOOL RUN
+	local label=ttfb-$1-$2 js
+	mount_tool "$1" "$label" || { record "$1" ttfb "$2" ""; return; }
+	js=$(reader ttfb "$MNT/single.bin" --at 0.6)
+	record "$1" ttfb "$2" "$js"
+	log "$1 ttfb run $2: $js"
+	umount_tool
+	rm -rf "$W/cache-$label"
+}
+
+# 3./4. cp -r from the mount (fresh cache) vs pieces download vs btfs cp; then
+# for pieces: remount the now complete cache and read it through the mount
+# (the FUSE page cache is empty after the remount, the cache file is in the
+# kernel's page cache) vs reading the cache file itself.
+test_cp() { # TOOL RUN
+	local label=cp-$1-$2 t0 t1 ok dst=$W/copy
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	sync
+	mount_tool "$1" "$label" || { record "$1" cp "$2" ""; return; }
+	t0=$(now)
+	ok=ok
+	timeout -k 5 "$TIMEOUT" cp -r "$MNT/." "$dst/" 2>>"$W/log-$label" || ok=FAILED
+	t1=$(now)
+	cmp -s "$SRC/single.bin" "$dst/single.bin" || ok=FAILED
+	record "$1" cp "$2" '{}' "s=$(echo "$t1 - $t0" | bc)" "status=$ok" "bytes=$BYTES"
+	log "$1 cp run $2: $ok $(echo "$t1 - $t0" | bc) s"
+	rm -rf "$dst"
+	umount_tool
+	if [ "$1" = pieces ] && [ "$ok" = ok ] && [[ " $TESTS " = *" read "* ]]; then
+		local data
+		data=$(find "$W/cache-$label" -name single.bin -type f | head -n 1)
+		# Disk first: a warm read of the cache file (it was just written).
+		reader read "$data" >/dev/null
+		record pieces read-disk "$2" "$(reader read "$data")"
+		mount_tool pieces "$label-re" "$W/cache-$label" || { record pieces read-mount "$2" ""; return; }
+		# Wait (bounded) until the resume data says the file is complete.
+		wait_for 30 sh -c "[ \$(stat -c %b '$MNT/single.bin') -ge $((BYTES / 512)) ]" || true
+		record pieces read-mount "$2" "$(reader read "$MNT/single.bin")"
+		log "pieces read run $2: disk vs mount done"
+		umount_tool
+	fi
+	rm -rf "$W/cache-$label"
+}
+
+test_download() { # RUN: pieces download of the same torrent
+	local label=dl-$1 dir=$W/dl t0 t1 ok=ok
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	sync
+	PORT=$((PORT + 1))
+	t0=$(now)
+	timeout -k 5 "$TIMEOUT" "$PIECES" download "$T" -o "$dir" -p "$PORT" \
+		--bind 127.0.0.1 -q >"$W/log-$label" 2>&1 || ok=FAILED
+	t1=$(now)
+	cmp -s "$SRC/single.bin" "$dir/single.bin" || ok=FAILED
+	[ "$1" = 0 ] || record pieces download "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "status=$ok" "bytes=$BYTES"
+	log "pieces download run $1: $ok $(echo "$t1 - $t0" | bc) s"
+	rm -rf "$dir"
+	sync
+}
+
+# 2. Playback at PLAY_RATE from the start of the file, seeders rate-limited.
+test_play() { # TOOL RUN
+	local label=play-$1-$2 js
+	mount_tool "$1" "$label" || { record "$1" play "$2" ""; return; }
+	js=$(reader play "$MNT/single.bin" --rate "$PLAY_RATE" --seconds "$PLAY_S")
+	record "$1" play "$2" "$js"
+	log "$1 play run $2: $(echo "$js" | cut -c1-200)"
+	umount_tool
+	rm -rf "$W/cache-$label"
+}
+
+has() { [[ " $TESTS " = *" $1 "* ]]; }
+
+exec 3>"$W/results.jsonl"
+log "starting seeders (unlimited)"
+start_seeders 0
+if [ "${BENCH_WARMUP:-1}" = 1 ]; then
+	log "warm-up: pieces download (unreported)"
+	test_download 0
+fi
+for run in $(seq "$RUNS"); do
+	if has ttfb; then
+		for tool in $TOOLS; do test_ttfb "$tool" "$run"; done
+	fi
+	if has cp || has read; then
+		[[ " $TOOLS " = *" pieces "* ]] && test_download "$run"
+		for tool in $TOOLS; do test_cp "$tool" "$run"; done
+	fi
+done
+if has play; then
+	stop_seeders
+	log "restarting seeders, upload limited to $SEED_LIMIT B/s each"
+	start_seeders "$SEED_LIMIT"
+	for run in $(seq "$RUNS"); do
+		for tool in $TOOLS; do test_play "$tool" "$run"; done
+	done
+fi
+exec 3>&-
+
+# --- Report ---------------------------------------------------------------------
+DATE=$(date +%Y-%m-%d)
+mkdir -p "$RESULTS"
+if [ "$SIZE_MB" = 1024 ]; then
+	REPORT=$RESULTS/stream-$DATE.md
+else
+	REPORT=$RESULTS/stream-$DATE-${SIZE_MB}M.md
+fi
+BTFSV=$(btfs --version 2>&1 | head -n 1 || echo '?')
+$PY "$HERE/stream_report.py" "$W/results.jsonl" \
+	--date "$(date '+%Y-%m-%d %H:%M %Z')" --pieces "$GITV" --btfs "$BTFSV" \
+	--bytes "$BYTES" --runs "$RUNS" --play-rate "$PLAY_RATE" --play-s "$PLAY_S" \
+	--seed-limit "$SEED_LIMIT" >"$W/report.md"
+cp "$W/report.md" "$REPORT"
+cat "$W/report.md"
+log "report written to $REPORT"

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Markdown report of bench/stream.sh from its results.jsonl (medians over
+the good runs), with the targets of issue 5."""
+import argparse
+import json
+import os
+import platform
+import statistics
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("jsonl")
+    for k in ("date", "pieces", "btfs"):
+        ap.add_argument("--" + k, default="?")
+    for k in ("bytes", "runs", "play-rate", "play-s", "seed-limit"):
+        ap.add_argument("--" + k, type=float, default=0)
+    a = ap.parse_args()
+    rows = [json.loads(l) for l in open(a.jsonl) if l.strip()]
+
+    def good(tool, test):
+        return [r for r in rows if r["tool"] == tool and r["test"] == test
+                and r.get("ok") and r.get("status", "ok") == "ok"]
+
+    def med(tool, test, key):
+        v = [r[key] for r in good(tool, test) if key in r]
+        return statistics.median(v) if v else None
+
+    def nruns(tool, test):
+        n = [r for r in rows if r["tool"] == tool and r["test"] == test]
+        return "%d/%d" % (len(good(tool, test)), len(n))
+
+    def f(x, fmt="%.3f"):
+        return "—" if x is None else fmt % x
+
+    def ratio(x, y):
+        return None if x is None or y is None or y == 0 else x / y
+
+    def met(c):
+        return "—" if c is None else ("yes" if c else "**no**")
+
+    mb = a.bytes / 1e6
+    p_ttfb, b_ttfb = med("pieces", "ttfb", "ttfb_s"), med("btfs", "ttfb", "ttfb_s")
+    p_seq, b_seq = med("pieces", "ttfb", "next_MBps"), med("btfs", "ttfb", "next_MBps")
+    p_cp, b_cp, dl = med("pieces", "cp", "s"), med("btfs", "cp", "s"), med("pieces", "download", "s")
+    rd_disk, rd_mnt = med("pieces", "read-disk", "MBps"), med("pieces", "read-mount", "MBps")
+    speed = lambda s: None if s is None else mb / s
+    out = []
+    w = out.append
+    w("# Streaming benchmark, %s" % a.date)
+    w("")
+    w("pieces `mount` against btfs (%s), one %.0f MiB file, 1 MiB pieces, three local"
+      " python3-libtorrent seeders behind opentracker, in a network namespace with only"
+      " `lo`. pieces %s; %s; %s x%d. Medians of %d run(s)." % (
+          a.btfs, a.bytes / 2**20, a.pieces, "Linux " + platform.release(),
+          next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("model name")), "?"), os.cpu_count(), a.runs))
+    w("")
+    w("| measure | pieces | btfs | target | met |")
+    w("|---|---|---|---|---|")
+    r = ratio(p_ttfb, b_ttfb)
+    w("| time to first byte, 1 MiB at 60 %%, fresh cache (s) | %s | %s | ≤ btfs/10 and < 0.1 s | %s |"
+      % (f(p_ttfb), f(b_ttfb), met(None if r is None else (r <= 0.1 and p_ttfb < 0.1))))
+    r = ratio(p_seq, b_seq)
+    w("| next 64 MiB, sequential (MB/s) | %s | %s | ≥ 10× btfs | %s |"
+      % (f(p_seq, "%.1f"), f(b_seq, "%.1f"), met(None if r is None else r >= 10)))
+    ps, bs = med("pieces", "play", "stalls_after_1s"), med("btfs", "play", "stalls_after_1s")
+    w("| playback %.0f MB/s for %.0f s, seeders %.0f MB/s each: stalls > 0.5 s after the first second"
+      " | %s | %s | 0 | %s |" % (a.play_rate / 1e6, a.play_s, a.seed_limit / 1e6,
+                                 f(ps, "%g"), f(bs, "%g"), met(None if ps is None else ps == 0)))
+    w("| playback: all stalls / longest lateness (s) / start-up (s) | %s / %s / %s | %s / %s / %s | | |"
+      % (f(med("pieces", "play", "stalls"), "%g"), f(med("pieces", "play", "max_late_s")),
+         f(med("pieces", "play", "startup_s")), f(med("btfs", "play", "stalls"), "%g"),
+         f(med("btfs", "play", "max_late_s")), f(med("btfs", "play", "startup_s"))))
+    r = ratio(dl, p_cp)
+    w("| `cp -r` from the mount, fresh cache (MB/s) | %s | %s | ≥ 90 %% of `pieces download` (%s MB/s) | %s |"
+      % (f(speed(p_cp), "%.1f"), f(speed(b_cp), "%.1f"), f(speed(dl), "%.1f"),
+         met(None if r is None else r >= 0.9)))
+    r = ratio(rd_mnt, rd_disk)
+    w("| read complete data through the mount (MB/s) | %s | — | ≥ 80 %% of the cache file read directly (%s MB/s) | %s |"
+      % (f(rd_mnt, "%.0f"), f(rd_disk, "%.0f"), met(None if r is None else r >= 0.8)))
+    w("")
+    w("Good runs: " + ", ".join("%s %s %s" % (t, s, nruns(t, s)) for t, s in
+                              sorted({(r["tool"], r["test"]) for r in rows})) + ".")
+    w("")
+    w("Ratios (pieces ÷ btfs): TTFB %s, sequential %s, cp %s; cp from mount ÷ download speed %s;"
+      " mount ÷ disk read %s." % (
+          f(ratio(p_ttfb, b_ttfb)), f(ratio(p_seq, b_seq), "%.1f"),
+          f(ratio(speed(p_cp), speed(b_cp)), "%.1f"), f(ratio(dl, p_cp), "%.2f"),
+          f(ratio(rd_mnt, rd_disk), "%.2f")))
+    w("")
+    w("<details><summary>every run</summary>")
+    w("")
+    w("```")
+    for r in rows:
+        r = dict(r)
+        r.pop("stall_list", None)
+        w(json.dumps(r))
+    w("```")
+    w("")
+    w("</details>")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
