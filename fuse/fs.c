@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +46,19 @@
 #include "textenc.h"
 #include "tree.h"
 
-#define PARK_BUCKETS	256u
-#define ENTRY_TIMEOUT	3600.0 /* the tree never changes while mounted */
-#define ATTR_TIMEOUT	1.0    /* st_blocks grows as pieces verify */
-#define IO_BLOCK_SIZE	131072 /* st_blksize: what cp and friends read at once */
+#define PARK_BUCKETS  256u
+#define ENTRY_TIMEOUT 3600.0 /* the tree never changes while mounted */
+#define ATTR_TIMEOUT  1.0    /* st_blocks grows as pieces verify */
+/*
+ * The largest read request, and st_blksize, which is what cp and friends
+ * read at once. Every request is a round trip through the loop, so larger
+ * ones go faster; but a spliced reply must fit in a pipe, which holds
+ * 1 MiB (pipe-max-size) with the header, so 512 KiB rather than the 1 MiB
+ * the kernel would take.
+ */
+#define IO_BLOCK_SIZE (512u << 10)
+/* The kernel's readahead for the mount (KiB): see widen_readahead(). */
+#define READAHEAD_KB	1024
 #define XATTR_VALUE_MAX 64
 
 struct parked {
@@ -92,7 +102,10 @@ struct fs {
 	unsigned ninterrupted;
 	uint64_t refused; /* reads refused because the queue was full */
 
-	uint8_t *rbuf; /* one read's data; requests are handled one at a time */
+	int splice;	   /* replies may splice data from the cache files */
+	int inited;	   /* INIT answered */
+	char bdi_path[96]; /* read_ahead_kb of the mount, until widen_readahead() */
+	uint8_t *rbuf;	   /* one read's data; requests are handled one at a time */
 	size_t rbuf_len;
 
 	struct handle *handles; /* open files (no release comes after an unmount) */
@@ -204,8 +217,24 @@ rbuf_reserve(struct fs *fs, size_t len)
 static void
 serve(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
 {
+	struct storage_loan loan;
 	int rc;
 
+	/*
+	 * Spliced from the cache file when the kernel takes it: the data then
+	 * goes from the page cache to the reader without a copy through us.
+	 * libfuse copies instead when splicing is not possible.
+	 */
+	if (fs->splice && torrent_lend(fs->t, off, len, &loan) == 0) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
+		bv.buf[0].fd = loan.fd;
+		bv.buf[0].pos = (off_t)loan.file_off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		torrent_give_back(fs->t, &loan);
+		return;
+	}
 	if ((rc = rbuf_reserve(fs, len)) < 0 ||
 	    (rc = torrent_read(fs->t, off, fs->rbuf, len)) < 0) {
 		fuse_reply_err(req, -rc);
@@ -379,7 +408,15 @@ node_of(struct fs *fs, fuse_ino_t ino)
 static void
 op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
+	fs->inited = 1;
+	conn->max_write =
+	    IO_BLOCK_SIZE; /* libfuse derives max_pages, the read limit too, from it */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+		fs->splice = 1;
+	}
 	/* Several reads of one file in flight: readahead overlaps a parked read. */
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
@@ -809,6 +846,46 @@ session_ended(struct fs *fs)
 		fs->hooks.unmounted(fs->hooks.arg);
 }
 
+/*
+ * The kernel reads ahead of a FUSE file in requests no larger than the
+ * mount's readahead window, 128 KiB unless raised, and the INIT reply can
+ * only lower it. Each request is one trip through the loop, so the window
+ * is widened through sysfs once INIT has been answered (before, the reply
+ * would shrink it back). That takes root; otherwise reads still work, in
+ * smaller requests. The device comes from /proc/self/mountinfo, not
+ * stat(): a stat of our own mountpoint would wait for us to answer it.
+ */
+static void
+find_bdi(struct fs *fs, const char *mountpoint)
+{
+	char real[PATH_MAX], line[PATH_MAX + 512], dev[32], mnt[PATH_MAX + 1];
+	FILE *f;
+	int found = 0;
+
+	if (realpath(mountpoint, real) == NULL || (f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return;
+	/* Fields: id parent major:minor root mountpoint ... (spaces escaped as \040) */
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = sscanf(line, "%*s %*s %31s %*s %4096s", dev, mnt) == 2 &&
+			strcmp(mnt, real) == 0;
+	fclose(f);
+	if (found)
+		snprintf(fs->bdi_path, sizeof fs->bdi_path, "/sys/class/bdi/%s/read_ahead_kb", dev);
+}
+
+static void
+widen_readahead(struct fs *fs)
+{
+	int fd;
+
+	if (fs->bdi_path[0] == '\0' || (fd = open(fs->bdi_path, O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (dprintf(fd, "%d\n", READAHEAD_KB) < 0)
+		fs_log(fs, TORRENT_LOG_DEBUG, "cannot set %s: %s", fs->bdi_path, strerror(errno));
+	close(fd);
+	fs->bdi_path[0] = '\0';
+}
+
 static void
 on_session(struct loop_io *io, int fd, short revents, void *arg)
 {
@@ -830,6 +907,8 @@ on_session(struct loop_io *io, int fd, short revents, void *arg)
 			return;
 		}
 		fuse_session_process_buf(fs->se, &fs->buf);
+		if (fs->inited && fs->bdi_path[0] != '\0')
+			widen_readahead(fs);
 		if (fs->ninterrupted > 0)
 			sweep_interrupted(fs);
 		if (fuse_session_exited(fs->se)) {
@@ -902,6 +981,7 @@ fs_mount(struct fs *fs, const char *mountpoint, const char *const *opts, size_t 
 		goto out;
 	}
 	fs->mounted = 1;
+	find_bdi(fs, mountpoint);
 	fd = fuse_session_fd(fs->se);
 	/* Non-blocking: a batch stops at EAGAIN instead of sleeping in read(). */
 	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
@@ -911,6 +991,12 @@ fs_mount(struct fs *fs, const char *mountpoint, const char *const *opts, size_t 
 		fs_unmount(fs);
 		goto out;
 	}
+	/*
+	 * A reader blocked in read() waits for us to look at the device: do so
+	 * between peers too, not once per poll() round, which can take a
+	 * millisecond while the peers keep the loop busy.
+	 */
+	loop_set_eager(fs->loop, fs->io);
 	rc = 0;
 	goto out;
 nomem:

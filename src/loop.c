@@ -81,7 +81,8 @@ struct loop {
 
 	struct loop_io **ios;
 	size_t nios, cap_ios, ndead;
-	struct pollfd *pfds; /* capacity >= nios + 1, so polling never allocates */
+	struct loop_io *eager; /* see loop_set_eager() */
+	struct pollfd *pfds;   /* capacity >= nios + 1, so polling never allocates */
 	size_t cap_pfds;
 
 	struct loop_timer **heap; /* capacity >= ntimers, so arming never allocates */
@@ -343,6 +344,14 @@ loop_io_del(struct loop_io *io)
 		return;
 	io->dead = true;
 	io->loop->ndead++;
+	if (io->loop->eager == io)
+		io->loop->eager = NULL;
+}
+
+void
+loop_set_eager(struct loop *loop, struct loop_io *io)
+{
+	loop->eager = io != NULL && !io->dead ? io : NULL;
 }
 
 /* Frees dead watchers. Only called when no io callback is on the stack. */
@@ -720,8 +729,13 @@ loop_run_once(struct loop *loop, int max_wait_ms)
 			struct loop_io *io = loop->ios[i];
 			short revents = loop->pfds[i].revents;
 
-			if (revents != 0 && !io->dead)
-				io->cb(io, io->fd, revents, io->arg);
+			if (revents == 0 || io->dead)
+				continue;
+			io->cb(io, io->fd, revents, io->arg);
+			if (loop->eager != NULL && loop->eager != io &&
+			    (loop->eager->events & POLLIN))
+				loop->eager->cb(loop->eager, loop->eager->fd, POLLIN,
+						loop->eager->arg);
 		}
 	}
 	run_timers(loop);

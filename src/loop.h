@@ -103,6 +103,15 @@ struct loop_io *loop_io_add(struct loop *loop, int fd, short events, loop_io_cb 
 void loop_io_set_events(struct loop_io *io, short events);
 short loop_io_events(const struct loop_io *io);
 /*
+ * Marks the watcher eager: besides its turn after poll(), its callback is
+ * called with POLLIN after every other watcher's callback, so a request
+ * on it waits for one callback rather than a whole round of them. For a
+ * non-blocking fd whose callback copes with EAGAIN and whose requests
+ * gate someone else's progress (a reader blocked in the FUSE device). At
+ * most one per loop; a later call replaces it, NULL clears it.
+ */
+void loop_set_eager(struct loop *loop, struct loop_io *io);
+/*
  * Removes the watcher; safe from any callback, including its own. Its
  * callback is not called again. The caller still owns and closes the fd,
  * and may do so right after this call. NULL is a no-op.

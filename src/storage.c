@@ -588,6 +588,43 @@ storage_read(struct storage *st, uint64_t offset, void *p, size_t len)
 	return 0;
 }
 
+int
+storage_lend(struct storage *st, uint64_t offset, uint64_t len, struct storage_loan *loan)
+{
+	struct layout_iter it;
+	struct layout_seg s;
+	struct handle h;
+	struct stat sb;
+	int rc;
+
+	if (layout_iter_init(&it, &st->layout, offset, len) < 0 || !layout_iter_next(&it, &s))
+		return -EINVAL;
+	if (s.len != len)
+		return -EXDEV;
+	if (st->mi->files[s.file].pad)
+		return 1;
+	if ((rc = acquire(st, s.file, false, false, &h)) != 0)
+		return rc;
+	/* A file cut short behind our back would make the reply short. */
+	if (fstat(h.fd, &sb) < 0 || (uint64_t)sb.st_size < s.file_off + s.len) {
+		release(st, s.file, &h);
+		return 1;
+	}
+	loan->fd = h.fd;
+	loan->file_off = s.file_off;
+	loan->file = s.file;
+	loan->owned = h.owned;
+	return 0;
+}
+
+void
+storage_give_back(struct storage *st, struct storage_loan *loan)
+{
+	struct handle h = {.fd = loan->fd, .dfd = -1, .owned = loan->owned};
+
+	release(st, loan->file, &h);
+}
+
 static size_t
 chunk_size(const struct storage *st)
 {

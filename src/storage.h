@@ -78,6 +78,27 @@ int storage_write(struct storage *st, uint64_t offset, const void *p, size_t len
 /* Reads len bytes at `offset`; missing data reads as zeros (see above). */
 int storage_read(struct storage *st, uint64_t offset, void *p, size_t len);
 
+/*
+ * A descriptor lent so a caller can hand file data to the kernel without
+ * copying it through user space (splice). Valid until storage_give_back().
+ */
+struct storage_loan {
+	int fd;
+	uint64_t file_off; /* where the lent range starts in fd */
+	size_t file;	   /* for storage_give_back() */
+	int owned;	   /* for storage_give_back() */
+};
+
+/*
+ * Lends the descriptor of the file that holds [offset, offset+len), which
+ * must lie within one file. Returns 0 with *loan filled; 1 when those
+ * bytes are not all in the file (padding, a missing or short file: use
+ * storage_read(), which reads them as zeros); -EXDEV when the range spans
+ * files; or -errno.
+ */
+int storage_lend(struct storage *st, uint64_t offset, uint64_t len, struct storage_loan *loan);
+void storage_give_back(struct storage *st, struct storage_loan *loan);
+
 /* SHA-1 of the piece as it is on disk, read STORAGE_CHUNK bytes at a time. */
 int storage_hash_piece(struct storage *st, uint32_t piece, uint8_t out[SHA1_LEN]);
 /* 1 if the piece on disk matches its hash in the metainfo, 0 if not, or -errno. */

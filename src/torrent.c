@@ -1843,6 +1843,20 @@ torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len)
 	return storage_read(t->st, offset, buf, len);
 }
 
+int
+torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_loan *loan)
+{
+	if (t->st == NULL || !torrent_has_range(t, offset, len))
+		return -EAGAIN;
+	return storage_lend(t->st, offset, len, loan);
+}
+
+void
+torrent_give_back(struct torrent *t, struct storage_loan *loan)
+{
+	storage_give_back(t->st, loan);
+}
+
 void
 torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio)
 {

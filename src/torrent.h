@@ -18,6 +18,7 @@
 #include "http.h"
 #include "loop.h"
 #include "metainfo.h"
+#include "storage.h"
 
 #define TORRENT_PIECE_BUDGET   (32u << 20) /* bytes of pieces held in memory */
 #define TORRENT_MAX_CANDIDATES 2000u
@@ -106,6 +107,9 @@ int torrent_has_piece(const struct torrent *t, uint32_t piece);
 int torrent_has_range(const struct torrent *t, uint64_t offset, uint64_t len);
 /* Reads verified data (pread on the calling thread). 0 or -errno; -EAGAIN if not all verified. */
 int torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len);
+/* Lends the descriptor under verified data (see storage_lend()); -EAGAIN if not all verified. */
+int torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_loan *loan);
+void torrent_give_back(struct torrent *t, struct storage_loan *loan);
 void torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio);
 unsigned torrent_priority(const struct torrent *t, uint32_t piece);
 void torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms);

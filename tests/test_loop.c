@@ -369,6 +369,71 @@ Test(loop, delete_during_dispatch)
 	}
 }
 
+/* An eager watcher is also called after each other watcher's callback. */
+static int eager_order[16];
+static int neager_order;
+
+static void
+eager_cb(struct loop_io *io, int fd, short revents, void *arg)
+{
+	(void)io, (void)fd, (void)revents;
+	if (neager_order < 16)
+		eager_order[neager_order++] = *(int *)arg;
+}
+
+static void
+plain_cb(struct loop_io *io, int fd, short revents, void *arg)
+{
+	char buf[8];
+
+	(void)io, (void)revents;
+	cr_assert_gt(read(fd, buf, sizeof buf), 0);
+	if (neager_order < 16)
+		eager_order[neager_order++] = *(int *)arg;
+}
+
+Test(loop, eager_watcher_runs_between_others)
+{
+	int a[2], b[2], e[2], ida = 1, idb = 2, ide = 9;
+	struct loop_io *ie;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, e), 0);
+	cr_assert_not_null(loop_io_add(L, a[0], POLLIN, plain_cb, &ida));
+	cr_assert_not_null(loop_io_add(L, b[0], POLLIN, plain_cb, &idb));
+	cr_assert_not_null(ie = loop_io_add(L, e[0], POLLIN, eager_cb, &ide));
+	loop_set_eager(L, ie);
+	cr_assert_eq(write(a[1], "x", 1), 1);
+	cr_assert_eq(write(b[1], "x", 1), 1);
+	/* e is not readable: it is called anyway, once after a and once after b. */
+	neager_order = 0;
+	cr_assert_eq(loop_run_once(L, 1000), 0);
+	cr_assert_eq(neager_order, 4);
+	cr_assert_eq(eager_order[0], 1);
+	cr_assert_eq(eager_order[1], 9);
+	cr_assert_eq(eager_order[2], 2);
+	cr_assert_eq(eager_order[3], 9);
+	/* Paused (no POLLIN), then deleted: never called between others. */
+	loop_io_set_events(ie, 0);
+	cr_assert_eq(write(a[1], "x", 1), 1);
+	neager_order = 0;
+	cr_assert_eq(loop_run_once(L, 1000), 0);
+	cr_assert_eq(neager_order, 1);
+	loop_io_set_events(ie, POLLIN);
+	loop_io_del(ie);
+	cr_assert_eq(write(b[1], "x", 1), 1);
+	neager_order = 0;
+	cr_assert_eq(loop_run_once(L, 1000), 0);
+	cr_assert_eq(neager_order, 1);
+	cr_assert_eq(eager_order[0], 2);
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		close(b[i]);
+		close(e[i]);
+	}
+}
+
 static struct loop_io *added_in_cb;
 static struct io_state added_state;
 

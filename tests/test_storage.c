@@ -809,3 +809,40 @@ Test(storage, direct_and_buffered_writes_agree)
 	storage_close(st);
 	tor_free(&t);
 }
+
+Test(storage, lend_gives_the_file_descriptor_under_a_range)
+{
+	const uint64_t lens[] = {10000, 6384, 20000, 5000};
+	const int pads[] = {0, 1, 0, 0};
+	struct storage_loan loan;
+	struct storage *st;
+	uint8_t back[4000];
+	char path[256];
+	struct tor t;
+	uint32_t p;
+
+	tor_build(&t, lens, pads, NULL, 4, 16384, 11);
+	st = tor_open(&t);
+	/* Nothing written yet: the files do not exist. */
+	cr_assert_eq(storage_lend(st, 100, 50, &loan), 1);
+	for (p = 0; p < t.mi.piece_count; p++)
+		write_piece(st, &t, p);
+	/* Inside file 2: its descriptor, at the offset within the file. */
+	cr_assert_eq(storage_lend(st, 16384 + 1000, sizeof back, &loan), 0);
+	cr_assert_eq(loan.file_off, 1000);
+	cr_assert_eq(pread(loan.fd, back, sizeof back, (off_t)loan.file_off), (ssize_t)sizeof back);
+	cr_assert_arr_eq(back, t.data + 16384 + 1000, sizeof back);
+	storage_give_back(st, &loan);
+	/* Across files, in padding, past the end. */
+	cr_assert_eq(storage_lend(st, 9000, 2000, &loan), -EXDEV);
+	cr_assert_eq(storage_lend(st, 10000, 100, &loan), 1);
+	cr_assert_eq(storage_lend(st, t.mi.total_length - 10, 20, &loan), -EINVAL);
+	/* A file cut short behind our back is not lent (its bytes read as zeros). */
+	snprintf(path, sizeof path, "%s/t/d0/f3", t.dl);
+	cr_assert_eq(truncate(path, 100), 0);
+	cr_assert_eq(storage_lend(st, 36384 + 50, 40, &loan), 0);
+	storage_give_back(st, &loan);
+	cr_assert_eq(storage_lend(st, 36384 + 50, 100, &loan), 1);
+	storage_close(st);
+	tor_free(&t);
+}
