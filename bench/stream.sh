@@ -15,6 +15,8 @@
 #   BENCH_PLAY_RATE playback rate, bytes/s (default 8000000)
 #   BENCH_SEED_LIMIT upload limit of each seeder during playback, bytes/s
 #                   (default PLAY_RATE; three seeders: 3x the playback rate)
+#   BENCH_CP_LIMIT  upload limit of each seeder for the network-bound cp
+#                   (default 40000000, about 1 Gbit/s in all; 0: skip it)
 #   BENCH_WARMUP    1 (default): one unreported `pieces download` first; 0: none
 #   BENCH_TIMEOUT   seconds per step (default 300)
 #   BENCH_DIR       where the temporary work folder goes (default /var/tmp)
@@ -78,6 +80,7 @@ TESTS=${BENCH_TESTS:-ttfb cp read play}
 PLAY_S=${BENCH_PLAY_S:-60}
 PLAY_RATE=${BENCH_PLAY_RATE:-8000000}
 SEED_LIMIT=${BENCH_SEED_LIMIT:-$PLAY_RATE}
+CP_LIMIT=${BENCH_CP_LIMIT:-40000000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 RESULTS=${BENCH_RESULTS:-$HERE/results}
 
@@ -262,32 +265,42 @@ test_ttfb() { # TOOL RUN
 
 # 3./4. cp -r from the mount (fresh cache) vs pieces download vs btfs cp; then
 # for pieces: remount the now complete cache and read it through the mount
-# (the FUSE page cache is empty after the remount, the cache file is in the
-# kernel's page cache) vs reading the cache file itself.
-test_cp() { # TOOL RUN
-	local label=cp-$1-$2 t0 t1 ok dst=$W/copy
+# against reading the cache file itself, both from a cold page cache (the
+# target: data on disk), and both again warm (informational: the second read
+# through the mount comes from the kernel's cache of the mounted file).
+drop_caches() { sync && echo 3 >/proc/sys/vm/drop_caches; }
+test_cp() { # TOOL RUN [TEST-NAME]
+	local name=${3:-cp}
+	local label=$name-$1-$2 t0 t1 ok dst=$W/copy
 	rm -rf "$dst"
 	mkdir -p "$dst"
 	sync
-	mount_tool "$1" "$label" || { record "$1" cp "$2" ""; return; }
+	mount_tool "$1" "$label" || { record "$1" "$name" "$2" ""; return; }
 	t0=$(now)
 	ok=ok
 	timeout -k 5 "$TIMEOUT" cp -r "$MNT/." "$dst/" 2>>"$W/log-$label" || ok=FAILED
 	t1=$(now)
 	cmp -s "$SRC/single.bin" "$dst/single.bin" || ok=FAILED
-	record "$1" cp "$2" '{}' "s=$(echo "$t1 - $t0" | bc)" "status=$ok" "bytes=$BYTES"
-	log "$1 cp run $2: $ok $(echo "$t1 - $t0" | bc) s"
+	record "$1" "$name" "$2" '{}' "s=$(echo "$t1 - $t0" | bc)" "status=$ok" "bytes=$BYTES"
+	log "$1 $name run $2: $ok $(echo "$t1 - $t0" | bc) s"
 	rm -rf "$dst"
 	umount_tool
-	if [ "$1" = pieces ] && [ "$ok" = ok ] && [[ " $TESTS " = *" read "* ]]; then
+	if [ "$1" = pieces ] && [ "$name" = cp ] && [ "$ok" = ok ] && has read; then
 		local data
 		data=$(find "$W/cache-$label" -name single.bin -type f | head -n 1)
-		# Disk first: a warm read of the cache file (it was just written).
+		if drop_caches; then
+			record pieces read-disk-cold "$2" "$(reader read "$data")"
+		fi
 		reader read "$data" >/dev/null
 		record pieces read-disk "$2" "$(reader read "$data")"
 		mount_tool pieces "$label-re" "$W/cache-$label" || { record pieces read-mount "$2" ""; return; }
 		# Wait (bounded) until the resume data says the file is complete.
 		wait_for 30 sh -c "[ \$(stat -c %b '$MNT/single.bin') -ge $((BYTES / 512)) ]" || true
+		if drop_caches; then
+			record pieces read-mount-cold "$2" "$(reader read "$MNT/single.bin")"
+		else
+			record pieces read-mount-first "$2" "$(reader read "$MNT/single.bin")"
+		fi
 		record pieces read-mount "$2" "$(reader read "$MNT/single.bin")"
 		log "pieces read run $2: disk vs mount done"
 		umount_tool
@@ -295,8 +308,9 @@ test_cp() { # TOOL RUN
 	rm -rf "$W/cache-$label"
 }
 
-test_download() { # RUN: pieces download of the same torrent
-	local label=dl-$1 dir=$W/dl t0 t1 ok=ok
+test_download() { # RUN [TEST-NAME]: pieces download of the same torrent
+	local name=${2:-download}
+	local label=$name-$1 dir=$W/dl t0 t1 ok=ok
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	sync
@@ -306,8 +320,8 @@ test_download() { # RUN: pieces download of the same torrent
 		--bind 127.0.0.1 -q >"$W/log-$label" 2>&1 || ok=FAILED
 	t1=$(now)
 	cmp -s "$SRC/single.bin" "$dir/single.bin" || ok=FAILED
-	[ "$1" = 0 ] || record pieces download "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "status=$ok" "bytes=$BYTES"
-	log "pieces download run $1: $ok $(echo "$t1 - $t0" | bc) s"
+	[ "$1" = 0 ] || record pieces "$name" "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "status=$ok" "bytes=$BYTES"
+	log "pieces $name run $1: $ok $(echo "$t1 - $t0" | bc) s"
 	rm -rf "$dir"
 	sync
 }
@@ -341,6 +355,17 @@ for run in $(seq "$RUNS"); do
 		for tool in $TOOLS; do test_cp "$tool" "$run"; done
 	fi
 done
+# 3b. The same cp against download when the network, not the CPU, is the
+# limit: seeders capped at CP_LIMIT each (pieces only; btfs's cp is shown above).
+if has cp && [ "$CP_LIMIT" != 0 ] && [[ " $TOOLS " = *" pieces "* ]]; then
+	stop_seeders
+	log "restarting seeders, upload limited to $CP_LIMIT B/s each"
+	start_seeders "$CP_LIMIT"
+	for run in $(seq "$RUNS"); do
+		test_download "$run" download-capped
+		test_cp pieces "$run" cp-capped
+	done
+fi
 if has play; then
 	stop_seeders
 	log "restarting seeders, upload limited to $SEED_LIMIT B/s each"
@@ -363,7 +388,7 @@ BTFSV=$(btfs --version 2>&1 | head -n 1 || echo '?')
 $PY "$HERE/stream_report.py" "$W/results.jsonl" \
 	--date "$(date '+%Y-%m-%d %H:%M %Z')" --pieces "$GITV" --btfs "$BTFSV" \
 	--bytes "$BYTES" --runs "$RUNS" --play-rate "$PLAY_RATE" --play-s "$PLAY_S" \
-	--seed-limit "$SEED_LIMIT" >"$W/report.md"
+	--seed-limit "$SEED_LIMIT" --cp-limit "$CP_LIMIT" >"$W/report.md"
 cp "$W/report.md" "$REPORT"
 cat "$W/report.md"
 log "report written to $REPORT"

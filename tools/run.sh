@@ -1,5 +1,5 @@
 #!/bin/sh
-# tools/run.sh demo|check — set up a fresh Debian 12 machine (as root) and
+# tools/run.sh demo|check|bench — set up a fresh Debian 12 machine (as root) and
 # either run the demo on the bundled sample torrent or run the whole test
 # suite. Installs missing packages with apt-get, builds out of tree, and is
 # safe to run again.
@@ -9,6 +9,9 @@
 #   check  build with -Werror and run `make check`; build again with ASan +
 #          UBSan and run `make check`; build the libFuzzer targets with clang
 #          and run each on its seed corpus for FUZZ_SECONDS (default 20).
+#   bench  build (optimised, no sanitizers) and run `make bench`: the
+#          download, seeding and streaming benchmarks (bench/README.md); also
+#          installs btfs and bc, which only the streaming benchmark needs.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -114,8 +117,14 @@ check)
 	echo "$totals" | tr ' ' '\n' | awk -F: 'NF==2 {p+=$1; f+=$2} END {printf "%d passed, %d failed\n", p, f}'
 	exit "$rc"
 	;;
+bench)
+	PACKAGES="$PACKAGES btfs bc"
+	bootstrap
+	build _build-bench
+	cd "$top/_build-bench" && exec make bench
+	;;
 *)
-	echo "usage: tools/run.sh demo|check" >&2
+	echo "usage: tools/run.sh demo|check|bench" >&2
 	exit 2
 	;;
 esac
