@@ -32,7 +32,7 @@
 #define STREAM_EDGE_BYTES	(256u << 10) /* ... at least one piece at each end */
 #define STREAM_WINDOW_SECS	4u	     /* readahead: this many seconds of reading */
 #define STREAM_WINDOW_MIN	(8u << 20)   /* ... but at least this (and 2 pieces) */
-#define STREAM_WINDOW_MAX	(64u << 20)  /* ... and at most this (unless 2 pieces are more) */
+#define STREAM_WINDOW_MAX	(256u << 20) /* ... and at most this (unless 2 pieces are more) */
 #define STREAM_AHEAD_SLACK_MS	500u	     /* window deadlines: slack before the reader's ETA */
 #define STREAM_RATE_FLOOR	(1u << 20)   /* bytes/s assumed while a rate is unknown/slow */
 #define STREAM_SEQ_SLACK	(1u << 20)   /* a read this close to the last one is no seek */

@@ -11,7 +11,7 @@
 
 #include "stream.h"
 
-#define NPIECES 4096u
+#define NPIECES 16384u
 #define PLEN	65536u
 #define KB	1024ull
 #define MB	(1024ull * 1024ull)
@@ -283,9 +283,9 @@ Test(stream, window_is_capped_and_stops_at_the_end_of_the_file)
 	struct stream_reader *r = stream_reader_new(s, 0, (uint64_t)NPIECES * PLEN, now, NULL);
 	uint32_t wf, we, i;
 
-	/* 100 MB/s for 1.5 s: 4 s of that is more than STREAM_WINDOW_MAX. */
-	for (off = 0, i = 0; i < 150; i++) {
-		now += 10;
+	/* 200 MB/s for 1.5 s: 4 s of that is more than STREAM_WINDOW_MAX. */
+	for (off = 0, i = 0; i < 300; i++) {
+		now += 5;
 		stream_reader_read(r, off, MB, now);
 		off += MB;
 	}
