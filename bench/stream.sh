@@ -326,6 +326,23 @@ test_download() { # RUN [TEST-NAME]: pieces download of the same torrent
 	sync
 }
 
+# cp's own cost, for scale: the same cp -r of the seeders' copy of the file
+# (in the page cache) into the same destination folder. cp from a mount can
+# be no faster than this.
+test_cp_local() { # RUN
+	local t0 t1 dst=$W/copy
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	cat "$SRC/single.bin" >/dev/null
+	sync
+	t0=$(now)
+	cp -r "$SRC/." "$dst/"
+	t1=$(now)
+	record pieces cp-local "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "bytes=$BYTES"
+	rm -rf "$dst"
+	sync
+}
+
 # 2. Playback at PLAY_RATE from the start of the file, seeders rate-limited.
 test_play() { # TOOL RUN
 	local label=play-$1-$2 js
@@ -351,7 +368,10 @@ for run in $(seq "$RUNS"); do
 		for tool in $TOOLS; do test_ttfb "$tool" "$run"; done
 	fi
 	if has cp || has read; then
-		[[ " $TOOLS " = *" pieces "* ]] && test_download "$run"
+		if [[ " $TOOLS " = *" pieces "* ]]; then
+			test_download "$run"
+			test_cp_local "$run"
+		fi
 		for tool in $TOOLS; do test_cp "$tool" "$run"; done
 	fi
 done

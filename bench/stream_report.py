@@ -79,6 +79,9 @@ def main():
     w("| `cp -r` from the mount, fresh cache (MB/s) | %s | %s | ≥ 90 %% of `pieces download` (%s MB/s) | %s |"
       % (f(speed(p_cp), "%.1f"), f(speed(b_cp), "%.1f"), f(speed(dl), "%.1f"),
          met(None if r is None else r >= 0.9)))
+    cpl = med("pieces", "cp-local", "s")
+    w("| for scale: `cp -r` of the same file from the local disk, page cache warm (MB/s) | %s | | | |"
+      % f(speed(cpl), "%.1f"))
     if a.cp_limit:
         r = ratio(dlc, p_cpc)
         w("| `cp -r` from the mount, seeders capped at %.0f MB/s each (MB/s) | %s | — | ≥ 90 %% of"
