@@ -45,7 +45,7 @@ _Static_assert(sizeof(off_t) >= 8, "storage needs a 64-bit off_t (_FILE_OFFSET_B
 
 struct sfile {
 	int fd;	       /* cached descriptor, -1 when none */
-	int dfd;       /* the same file opened O_DIRECT for aligned writes, -1 when none */
+	int dfd;       /* the same file opened O_DIRECT for aligned I/O, -1 when none */
 	bool nodirect; /* O_DIRECT refused here (tmpfs, some network file systems) */
 	unsigned refs; /* threads using fd right now; it is not closed while > 0 */
 	uint64_t used; /* LRU clock value of the last use */
@@ -269,7 +269,7 @@ make_room(struct storage *st)
  */
 /*
  * Lends a descriptor for one segment. direct: the caller would like the
- * O_DIRECT twin as well (opened lazily, only for files written in large
+ * O_DIRECT twin as well (opened lazily, only for files moved in large
  * aligned pieces, so small files cost one descriptor).
  */
 static int
@@ -326,14 +326,16 @@ acquire(struct storage *st, size_t file, bool write, bool direct, struct handle 
 #ifdef O_DIRECT
 	/*
 	 * A second open file description of the same file with O_DIRECT, for
-	 * aligned piece writes: reopened through /proc so no path is looked up
-	 * again (nothing can be swapped in between).
+	 * aligned piece writes and reads: reopened through /proc so no path is
+	 * looked up again (nothing can be swapped in between). It has the
+	 * access mode of fd; a read-only one is dropped with fd when a write
+	 * reopens the file.
 	 */
-	if (write && direct && f->dfd < 0 && !f->nodirect) {
+	if (direct && f->dfd < 0 && !f->nodirect) {
 		char path[64];
 
 		snprintf(path, sizeof path, "/proc/self/fd/%d", f->fd);
-		f->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		f->dfd = open(path, (f->writable ? O_RDWR : O_RDONLY) | O_DIRECT | O_CLOEXEC);
 		if (f->dfd < 0)
 			f->nodirect = true;
 	}
@@ -341,7 +343,7 @@ acquire(struct storage *st, size_t file, bool write, bool direct, struct handle 
 	f->refs++;
 	f->used = ++st->clock;
 	h->fd = f->fd;
-	h->dfd = write ? f->dfd : -1;
+	h->dfd = direct ? f->dfd : -1;
 	h->owned = false;
 out:
 	pthread_mutex_unlock(&st->lock);
@@ -557,8 +559,40 @@ storage_write(struct storage *st, uint64_t offset, const void *p, size_t len)
 	return 0;
 }
 
-int
-storage_read(struct storage *st, uint64_t offset, void *p, size_t len)
+/*
+ * Reads one file segment, the aligned middle through the O_DIRECT twin
+ * when there is one (see storage_read_direct()).
+ */
+static int
+read_segment(const struct handle *h, uint8_t *p, size_t len, uint64_t off)
+{
+	size_t head, mid;
+	int rc;
+
+	if (h->dfd < 0 || !direct_worthy(p, len, off))
+		return pread_full(h->fd, p, len, off);
+	head = (DIRECT_ALIGN - off % DIRECT_ALIGN) % DIRECT_ALIGN;
+	mid = (len - head) / DIRECT_ALIGN * DIRECT_ALIGN;
+	if (head > 0 && (rc = pread_full(h->fd, p, head, off)) < 0)
+		return rc;
+	/*
+	 * A direct read that ends short (a file cut short behind our back)
+	 * would go on at an unaligned offset and fail with EINVAL: the cached
+	 * descriptor redoes it and reads zeros past the end, as storage_read().
+	 */
+	if ((rc = pread_full(h->dfd, p + head, mid, off + head)) < 0) {
+		if (rc != -EINVAL)
+			return rc;
+		if ((rc = pread_full(h->fd, p + head, mid, off + head)) < 0)
+			return rc;
+	}
+	if (head + mid < len)
+		return pread_full(h->fd, p + head + mid, len - head - mid, off + head + mid);
+	return 0;
+}
+
+static int
+read_range(struct storage *st, uint64_t offset, void *p, size_t len, bool direct)
 {
 	uint8_t *out = p;
 	struct layout_iter it;
@@ -573,19 +607,32 @@ storage_read(struct storage *st, uint64_t offset, void *p, size_t len)
 			memset(out + s.range_off, 0, (size_t)s.len);
 			continue;
 		}
-		rc = acquire(st, s.file, false, false, &h);
+		rc = acquire(st, s.file, false,
+			     direct && direct_worthy(out + s.range_off, s.len, s.file_off), &h);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
 			memset(out + s.range_off, 0, (size_t)s.len);
 			continue;
 		}
-		rc = pread_full(h.fd, out + s.range_off, (size_t)s.len, s.file_off);
+		rc = read_segment(&h, out + s.range_off, (size_t)s.len, s.file_off);
 		release(st, s.file, &h);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+int
+storage_read(struct storage *st, uint64_t offset, void *p, size_t len)
+{
+	return read_range(st, offset, p, len, false);
+}
+
+int
+storage_read_direct(struct storage *st, uint64_t offset, void *p, size_t len)
+{
+	return read_range(st, offset, p, len, true);
 }
 
 int

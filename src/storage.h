@@ -77,6 +77,15 @@ void storage_close(struct storage *st);
 int storage_write(struct storage *st, uint64_t offset, const void *p, size_t len);
 /* Reads len bytes at `offset`; missing data reads as zeros (see above). */
 int storage_read(struct storage *st, uint64_t offset, void *p, size_t len);
+/*
+ * The same, except that the part aligned to 4 KiB both in p and in its
+ * file (with at least 64 KiB of it) bypasses the page cache (O_DIRECT). For
+ * data read once that was written with O_DIRECT (whole pieces): it is not
+ * in the cache, and the disk filling p costs less CPU than the kernel
+ * filling the cache and copying it out. Falls back to storage_read()'s way
+ * where O_DIRECT is refused.
+ */
+int storage_read_direct(struct storage *st, uint64_t offset, void *p, size_t len);
 
 /*
  * A descriptor lent so a caller can hand file data to the kernel without

@@ -1844,6 +1844,14 @@ torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len)
 }
 
 int
+torrent_read_direct(struct torrent *t, uint64_t offset, void *buf, size_t len)
+{
+	if (t->st == NULL || !torrent_has_range(t, offset, len))
+		return -EAGAIN;
+	return storage_read_direct(t->st, offset, buf, len);
+}
+
+int
 torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_loan *loan)
 {
 	if (t->st == NULL || !torrent_has_range(t, offset, len))

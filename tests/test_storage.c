@@ -846,3 +846,52 @@ Test(storage, lend_gives_the_file_descriptor_under_a_range)
 	storage_close(st);
 	tor_free(&t);
 }
+
+/* storage_read_direct() of [off, off+len) into a buffer starting at `skew` past a page. */
+static void
+check_direct(struct storage *st, const struct tor *t, uint64_t off, size_t len, size_t skew)
+{
+	uint8_t *buf;
+
+	cr_assert_eq(posix_memalign((void **)&buf, 4096, len + skew), 0);
+	memset(buf, 0xee, len + skew);
+	cr_assert_eq(storage_read_direct(st, off, buf + skew, len), 0, "at %llu",
+		     (unsigned long long)off);
+	cr_assert_arr_eq(buf + skew, t->data + off, len, "at %llu, %zu bytes",
+			 (unsigned long long)off, len);
+	free(buf);
+}
+
+Test(storage, direct_reads_match_cached_reads)
+{
+	const uint64_t lens[] = {300000, 5000, 400000};
+	uint8_t *buf, *zero;
+	struct storage *st;
+	char path[256];
+	struct tor t;
+	uint32_t p;
+
+	tor_build(&t, lens, NULL, NULL, 3, 65536, 12);
+	st = tor_open(&t);
+	for (p = 0; p < t.mi.piece_count; p++)
+		write_piece(st, &t, p);
+	check_direct(st, &t, 0, (size_t)t.mi.total_length, 0);
+	check_direct(st, &t, 4096, 256u << 10, 0);	   /* aligned everywhere */
+	check_direct(st, &t, 100, 128u << 10, 100);	   /* same misalignment */
+	check_direct(st, &t, 100, 128u << 10, 0);	   /* different: no O_DIRECT */
+	check_direct(st, &t, 290000, 20000, 0);		   /* across the small file */
+	check_direct(st, &t, 305000 + 8192, 300000, 3192); /* inside file 2, aligned */
+
+	/* File 2 cut short: the direct read ends early, the rest reads as zeros. */
+	snprintf(path, sizeof path, "%s/t/d2/f2", t.dl);
+	cr_assert_eq(truncate(path, 100000), 0);
+	cr_assert_eq(posix_memalign((void **)&buf, 4096, 300000), 0);
+	zero = calloc(1, 300000);
+	cr_assert_eq(storage_read_direct(st, 305000 + 8192, buf, 300000), 0);
+	cr_assert_arr_eq(buf, t.data + 305000 + 8192, 100000 - 8192);
+	cr_assert_arr_eq(buf + 100000 - 8192, zero, 300000 - (100000 - 8192));
+	free(buf);
+	free(zero);
+	storage_close(st);
+	tor_free(&t);
+}
