@@ -1,6 +1,10 @@
 /*
  * chunks: see chunks.h. A handful of slots searched linearly: a mount has
  * a few sequential readers at a time, not hundreds.
+ *
+ * A loading slot belongs to its worker: the loop thread does not touch its
+ * buffer, length or result until the completion, which runs on the loop
+ * thread (loop_pool_submit's done), sets them. So no locks.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,10 +12,13 @@
 #include "chunks.h"
 
 struct slot {
+	struct chunks *c;
 	uint8_t *buf;	/* CHUNKS_ALIGN-aligned, chunk bytes; NULL until first used */
-	uint64_t start; /* torrent offset of the chunk held */
-	size_t len;	/* its length (the last chunk may be short); 0 when empty */
-	uint64_t used;	/* LRU clock value of the last use */
+	uint64_t start; /* torrent offset of the chunk held or loading */
+	size_t len;	/* its length (the last chunk may be short) */
+	enum chunks_state state;
+	int rc;	       /* the fill's result, for the completion */
+	uint64_t used; /* LRU clock value of the last use */
 };
 
 struct chunks {
@@ -19,18 +26,23 @@ struct chunks {
 	unsigned nslots;
 	size_t chunk;
 	uint64_t total;
+	struct loop_pool *pool;
 	chunks_fill_fn fill;
+	chunks_loaded_fn loaded;
 	void *arg;
 	uint64_t clock;
-	uint64_t fills, hits;
+	uint64_t loads, hits;
 };
 
 struct chunks *
-chunks_new(unsigned nslots, size_t chunk, uint64_t total, chunks_fill_fn fill, void *arg)
+chunks_new(unsigned nslots, size_t chunk, uint64_t total, struct loop_pool *pool,
+	   chunks_fill_fn fill, chunks_loaded_fn loaded, void *arg)
 {
 	struct chunks *c;
+	unsigned i;
 
-	if (nslots == 0 || chunk == 0 || chunk % CHUNKS_ALIGN != 0 || total == 0 || fill == NULL)
+	if (nslots == 0 || chunk == 0 || chunk % CHUNKS_ALIGN != 0 || total == 0 || fill == NULL ||
+	    loaded == NULL)
 		return NULL;
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
@@ -38,10 +50,14 @@ chunks_new(unsigned nslots, size_t chunk, uint64_t total, chunks_fill_fn fill, v
 		free(c);
 		return NULL;
 	}
+	for (i = 0; i < nslots; i++)
+		c->slots[i].c = c;
 	c->nslots = nslots;
 	c->chunk = chunk;
 	c->total = total;
+	c->pool = pool;
 	c->fill = fill;
+	c->loaded = loaded;
 	c->arg = arg;
 	return c;
 }
@@ -74,54 +90,106 @@ chunks_span(const struct chunks *c, uint64_t off, size_t len, uint64_t *start, s
 	return 0;
 }
 
-const uint8_t *
-chunks_get(struct chunks *c, uint64_t off, size_t len, int *err)
+static struct slot *
+slot_of(const struct chunks *c, uint64_t start)
 {
-	struct slot *sl, *victim = NULL;
+	unsigned i;
+
+	for (i = 0; i < c->nslots; i++)
+		if (c->slots[i].state != CHUNKS_ABSENT && c->slots[i].start == start)
+			return &c->slots[i];
+	return NULL;
+}
+
+enum chunks_state
+chunks_state_of(const struct chunks *c, uint64_t start)
+{
+	const struct slot *s = slot_of(c, start);
+
+	return s != NULL ? s->state : CHUNKS_ABSENT;
+}
+
+const uint8_t *
+chunks_find(struct chunks *c, uint64_t off, size_t len, enum chunks_state *state)
+{
+	struct slot *s;
 	uint64_t start;
 	size_t clen;
-	unsigned i;
-	int rc;
 
-	if (chunks_span(c, off, len, &start, &clen) < 0) {
-		*err = -EINVAL;
+	*state = CHUNKS_ABSENT;
+	if (chunks_span(c, off, len, &start, &clen) < 0 || (s = slot_of(c, start)) == NULL)
 		return NULL;
-	}
+	*state = s->state;
+	if (s->state != CHUNKS_READY)
+		return NULL;
+	s->used = ++c->clock;
+	c->hits++;
+	return s->buf + (off - start);
+}
+
+static void
+load_work(void *arg)
+{
+	struct slot *s = arg;
+
+	s->rc = s->c->fill(s->c->arg, s->start, s->buf, s->len);
+}
+
+static void
+load_done(void *arg)
+{
+	struct slot *s = arg;
+	struct chunks *c = s->c;
+
+	s->state = s->rc < 0 ? CHUNKS_ABSENT : CHUNKS_READY;
+	s->used = ++c->clock;
+	if (s->rc >= 0)
+		c->loads++;
+	c->loaded(c->arg, s->start, s->rc);
+}
+
+int
+chunks_load(struct chunks *c, uint64_t start)
+{
+	struct slot *s, *victim = NULL;
+	uint64_t s0;
+	size_t clen;
+	unsigned i;
+
+	if (chunks_span(c, start, 1, &s0, &clen) < 0 || s0 != start || slot_of(c, start) != NULL)
+		return -EINVAL;
 	for (i = 0; i < c->nslots; i++) {
-		sl = &c->slots[i];
-		if (sl->len > 0 && sl->start == start) {
-			sl->used = ++c->clock;
-			c->hits++;
-			return sl->buf + (off - start);
-		}
-		if (victim == NULL || sl->len == 0 || (victim->len > 0 && sl->used < victim->used))
-			victim = sl;
+		s = &c->slots[i];
+		if (s->state == CHUNKS_LOADING)
+			continue;
+		if (victim == NULL || s->state == CHUNKS_ABSENT ||
+		    (victim->state != CHUNKS_ABSENT && s->used < victim->used))
+			victim = s;
 	}
+	if (victim == NULL)
+		return -EBUSY;
 	if (victim->buf == NULL) {
 		void *p;
 
-		if (posix_memalign(&p, CHUNKS_ALIGN, c->chunk) != 0) {
-			*err = -ENOMEM;
-			return NULL;
-		}
+		if (posix_memalign(&p, CHUNKS_ALIGN, c->chunk) != 0)
+			return -ENOMEM;
 		victim->buf = p;
-	}
-	victim->len = 0;
-	if ((rc = c->fill(c->arg, start, victim->buf, clen)) < 0) {
-		*err = rc;
-		return NULL;
 	}
 	victim->start = start;
 	victim->len = clen;
-	victim->used = ++c->clock;
-	c->fills++;
-	return victim->buf + (off - start);
+	victim->state = CHUNKS_LOADING;
+	if (c->pool != NULL && loop_pool_submit(c->pool, load_work, load_done, victim) == 0)
+		return 0;
+	/* No pool (or it is going away): load here and now. */
+	load_work(victim);
+	load_done(victim);
+	return victim->rc < 0 ? victim->rc : 0;
 }
 
 uint64_t
-chunks_fills(const struct chunks *c)
+chunks_loads(const struct chunks *c)
 {
-	return c->fills;
+	return c->loads;
 }
 
 uint64_t

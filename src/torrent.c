@@ -1859,6 +1859,12 @@ torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_lo
 	return storage_lend(t->st, offset, len, loan);
 }
 
+struct storage *
+torrent_storage(struct torrent *t)
+{
+	return t->st;
+}
+
 void
 torrent_give_back(struct torrent *t, struct storage_loan *loan)
 {

@@ -112,6 +112,12 @@ int torrent_read_direct(struct torrent *t, uint64_t offset, void *buf, size_t le
 /* Lends the descriptor under verified data (see storage_lend()); -EAGAIN if not all verified. */
 int torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_loan *loan);
 void torrent_give_back(struct torrent *t, struct storage_loan *loan);
+/*
+ * The torrent's storage (NULL until it is opened), for reading verified
+ * data on another thread: storage calls are thread-safe, verified data
+ * never changes, and it stays open until torrent_free().
+ */
+struct storage *torrent_storage(struct torrent *t);
 void torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio);
 unsigned torrent_priority(const struct torrent *t, uint32_t piece);
 void torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms);

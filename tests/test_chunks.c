@@ -1,25 +1,34 @@
 /*
  * Tests for fuse/chunks.c: which chunk a range falls in (and ranges that
- * span two, or run past the end), filling a chunk once and answering later
+ * span two, or run past the end), loading a chunk once and answering later
  * requests from it, least-recently-used eviction, a short last chunk,
- * alignment of the buffers, and a failed fill that must not leave a slot
- * claiming the chunk. The data source is a fake that counts its calls.
+ * alignment of the buffers, a failed load that must not leave a slot
+ * claiming the chunk, and loads on a real worker pool: loading slots are
+ * never evicted, completions run on the loop thread. The data source is a
+ * fake that counts its calls.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "chunks.h"
+#include "loop.h"
 
 #define CH    8192u
 #define TOTAL (5u * CH + 1000u) /* five whole chunks and a short one */
 
 struct src {
-	unsigned calls;
+	atomic_uint calls;
 	uint64_t last_off;
 	size_t last_len;
-	int fail; /* next fill fails with this */
+	int fail; /* the next fill fails with this */
+	/* Completions seen, in order. */
+	uint64_t done_start[16];
+	int done_rc[16];
+	unsigned ndone;
 };
 
 static uint8_t
@@ -51,30 +60,60 @@ fake_fill(void *arg, uint64_t off, void *buf, size_t len)
 }
 
 static void
+fake_loaded(void *arg, uint64_t start, int rc)
+{
+	struct src *s = arg;
+
+	cr_assert_lt(s->ndone, 16u);
+	s->done_start[s->ndone] = start;
+	s->done_rc[s->ndone++] = rc;
+}
+
+static void
 expect_bytes(const uint8_t *p, uint64_t off, size_t len)
 {
 	size_t i;
 
-	cr_assert_not_null(p);
+	cr_assert_not_null(p, "no data at %llu", (unsigned long long)off);
 	for (i = 0; i < len; i++)
 		if (p[i] != byte_at(off + i))
 			cr_assert_fail("byte %llu differs", (unsigned long long)(off + i));
+}
+
+/* Synchronous use (no pool): find, load if absent, find again. */
+static const uint8_t *
+get(struct chunks *c, uint64_t off, size_t len, int *rc)
+{
+	enum chunks_state state;
+	const uint8_t *p;
+	uint64_t start;
+	size_t clen;
+
+	*rc = 0;
+	if ((p = chunks_find(c, off, len, &state)) != NULL)
+		return p;
+	cr_assert_eq(state, CHUNKS_ABSENT);
+	cr_assert_eq(chunks_span(c, off, len, &start, &clen), 0);
+	if ((*rc = chunks_load(c, start)) < 0)
+		return NULL;
+	return chunks_find(c, off, len, &state);
 }
 
 Test(chunks, rejects_bad_sizes)
 {
 	struct src s = {0};
 
-	cr_assert_null(chunks_new(0, CH, TOTAL, fake_fill, &s));
-	cr_assert_null(chunks_new(2, 1000, TOTAL, fake_fill, &s));
-	cr_assert_null(chunks_new(2, CH, 0, fake_fill, &s));
-	cr_assert_null(chunks_new(2, CH, TOTAL, NULL, &s));
+	cr_assert_null(chunks_new(0, CH, TOTAL, NULL, fake_fill, fake_loaded, &s));
+	cr_assert_null(chunks_new(2, 1000, TOTAL, NULL, fake_fill, fake_loaded, &s));
+	cr_assert_null(chunks_new(2, CH, 0, NULL, fake_fill, fake_loaded, &s));
+	cr_assert_null(chunks_new(2, CH, TOTAL, NULL, NULL, fake_loaded, &s));
+	cr_assert_null(chunks_new(2, CH, TOTAL, NULL, fake_fill, NULL, &s));
 }
 
 Test(chunks, span_finds_the_chunk_or_refuses)
 {
 	struct src s = {0};
-	struct chunks *c = chunks_new(2, CH, TOTAL, fake_fill, &s);
+	struct chunks *c = chunks_new(2, CH, TOTAL, NULL, fake_fill, fake_loaded, &s);
 	uint64_t start;
 	size_t len;
 
@@ -92,71 +131,120 @@ Test(chunks, span_finds_the_chunk_or_refuses)
 	cr_assert_eq(chunks_span(c, TOTAL, 1, &start, &len), -1);
 	cr_assert_eq(chunks_span(c, UINT64_MAX, 1, &start, &len), -1);
 	cr_assert_eq(chunks_span(c, 0, 0, &start, &len), -1);
+	cr_assert_eq(chunks_load(c, 100), -EINVAL, "not a chunk boundary");
+	cr_assert_eq(chunks_load(c, 6u * CH), -EINVAL, "past the end");
 	cr_assert_eq(s.calls, 0u);
 	chunks_free(c);
 }
 
-Test(chunks, fills_a_chunk_once_and_answers_from_it)
+Test(chunks, loads_a_chunk_once_and_answers_from_it)
 {
 	struct src s = {0};
-	struct chunks *c = chunks_new(2, CH, TOTAL, fake_fill, &s);
+	struct chunks *c = chunks_new(2, CH, TOTAL, NULL, fake_fill, fake_loaded, &s);
 	const uint8_t *p;
 	uint64_t off;
-	int err = 0;
+	int rc;
 
 	cr_assert_not_null(c);
 	for (off = CH; off < 2u * CH; off += 1024) {
-		p = chunks_get(c, off, 1024, &err);
+		p = get(c, off, 1024, &rc);
 		expect_bytes(p, off, 1024);
 		cr_assert_eq((uintptr_t)(p - (off - CH)) % CHUNKS_ALIGN, 0, "aligned buffer");
 	}
 	cr_assert_eq(s.calls, 1u, "one fill for eight requests");
 	cr_assert_eq(s.last_off, CH);
 	cr_assert_eq(s.last_len, CH, "the whole chunk");
-	cr_assert_eq(chunks_fills(c), 1u);
-	cr_assert_eq(chunks_hits(c), 7u);
-	cr_assert_null(chunks_get(c, CH - 1, 2, &err));
-	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(s.ndone, 1u, "loaded() runs without a pool too");
+	cr_assert_eq(s.done_start[0], CH);
+	cr_assert_eq(chunks_state_of(c, CH), CHUNKS_READY);
+	cr_assert_eq(chunks_load(c, CH), -EINVAL, "already there");
+	cr_assert_eq(chunks_loads(c), 1u);
+	cr_assert_eq(chunks_hits(c), 8u);
 	chunks_free(c);
 }
 
 Test(chunks, evicts_the_least_recently_used)
 {
 	struct src s = {0};
-	struct chunks *c = chunks_new(2, CH, TOTAL, fake_fill, &s);
-	int err = 0;
+	struct chunks *c = chunks_new(2, CH, TOTAL, NULL, fake_fill, fake_loaded, &s);
+	int rc;
 
 	cr_assert_not_null(c);
-	expect_bytes(chunks_get(c, 0, 10, &err), 0, 10);	     /* fill 0 */
-	expect_bytes(chunks_get(c, CH, 10, &err), CH, 10);	     /* fill 1 */
-	expect_bytes(chunks_get(c, 20, 10, &err), 20, 10);	     /* hit 0: 1 is older */
-	expect_bytes(chunks_get(c, 2u * CH, 10, &err), 2u * CH, 10); /* fill 2, evicts 1 */
+	expect_bytes(get(c, 0, 10, &rc), 0, 10);	     /* load 0 */
+	expect_bytes(get(c, CH, 10, &rc), CH, 10);	     /* load 1 */
+	expect_bytes(get(c, 20, 10, &rc), 20, 10);	     /* hit 0: 1 is older */
+	expect_bytes(get(c, 2u * CH, 10, &rc), 2u * CH, 10); /* load 2, evicts 1 */
 	cr_assert_eq(s.calls, 3u);
-	expect_bytes(chunks_get(c, 30, 10, &err), 30, 10); /* 0 still there */
+	cr_assert_eq(chunks_state_of(c, CH), CHUNKS_ABSENT);
+	expect_bytes(get(c, 30, 10, &rc), 30, 10); /* 0 still there */
 	cr_assert_eq(s.calls, 3u);
-	expect_bytes(chunks_get(c, CH + 40, 10, &err), CH + 40, 10); /* 1 again: evicts 2 */
+	expect_bytes(get(c, CH + 40, 10, &rc), CH + 40, 10); /* 1 again: evicts 2 */
 	cr_assert_eq(s.calls, 4u);
-	expect_bytes(chunks_get(c, 5u * CH + 900, 100, &err), 5u * CH + 900, 100);
+	expect_bytes(get(c, 5u * CH + 900, 100, &rc), 5u * CH + 900, 100);
 	cr_assert_eq(s.last_len, 1000u, "the short last chunk is filled to its end only");
 	chunks_free(c);
 }
 
-Test(chunks, a_failed_fill_is_not_remembered)
+Test(chunks, a_failed_load_is_not_remembered)
 {
 	struct src s = {0};
-	struct chunks *c = chunks_new(1, CH, TOTAL, fake_fill, &s);
-	int err = 0;
+	struct chunks *c = chunks_new(1, CH, TOTAL, NULL, fake_fill, fake_loaded, &s);
+	enum chunks_state state;
+	int rc;
 
 	cr_assert_not_null(c);
-	expect_bytes(chunks_get(c, 3u * CH, 10, &err), 3u * CH, 10);
+	expect_bytes(get(c, 3u * CH, 10, &rc), 3u * CH, 10);
 	s.fail = -EIO;
-	cr_assert_null(chunks_get(c, 4u * CH, 10, &err));
-	cr_assert_eq(err, -EIO);
+	cr_assert_null(get(c, 4u * CH, 10, &rc));
+	cr_assert_eq(rc, -EIO);
+	cr_assert_eq(s.done_rc[1], -EIO, "loaded() is told");
 	/* Neither the failed chunk nor the one its slot held may be served now. */
-	expect_bytes(chunks_get(c, 4u * CH, 10, &err), 4u * CH, 10);
-	cr_assert_eq(s.calls, 3u, "refilled after the failure");
-	expect_bytes(chunks_get(c, 3u * CH, 10, &err), 3u * CH, 10);
-	cr_assert_eq(s.calls, 4u);
+	cr_assert_null(chunks_find(c, 4u * CH, 10, &state));
+	cr_assert_eq(state, CHUNKS_ABSENT);
+	cr_assert_null(chunks_find(c, 3u * CH, 10, &state));
+	expect_bytes(get(c, 4u * CH, 10, &rc), 4u * CH, 10);
+	cr_assert_eq(s.calls, 3u, "loaded again after the failure");
 	chunks_free(c);
 	chunks_free(NULL);
+}
+
+Test(chunks, loads_on_a_pool_and_completes_on_the_loop)
+{
+	struct src s = {0};
+	struct loop *L = loop_new();
+	struct loop_pool *pool;
+	struct chunks *c;
+	enum chunks_state state;
+	time_t deadline = time(NULL) + 10;
+
+	cr_assert_not_null(L);
+	pool = loop_pool_new(L, 1);
+	cr_assert_not_null(pool);
+	c = chunks_new(2, CH, TOTAL, pool, fake_fill, fake_loaded, &s);
+	cr_assert_not_null(c);
+	cr_assert_eq(chunks_load(c, 0), 0);
+	cr_assert_eq(chunks_load(c, 2u * CH), 0);
+	cr_assert_eq(chunks_state_of(c, 0), CHUNKS_LOADING);
+	cr_assert_null(chunks_find(c, 0, 10, &state));
+	cr_assert_eq(state, CHUNKS_LOADING);
+	cr_assert_eq(chunks_load(c, 0), -EINVAL, "already loading");
+	cr_assert_eq(chunks_load(c, CH), -EBUSY, "both slots are loading");
+	cr_assert_eq(s.ndone, 0u, "completions wait for the loop");
+	while (s.ndone < 2 && time(NULL) < deadline)
+		cr_assert_eq(loop_run_once(L, 100), 0);
+	cr_assert_eq(s.ndone, 2u);
+	cr_assert_eq(s.done_start[0] + s.done_start[1], 2u * CH, "both chunks completed");
+	cr_assert_eq(s.done_rc[0], 0);
+	cr_assert_eq(s.done_rc[1], 0);
+	expect_bytes(chunks_find(c, 2u * CH + 100, 500, &state), 2u * CH + 100, 500);
+	expect_bytes(chunks_find(c, 0, CH, &state), 0, CH);
+	/* Now a slot is free to reuse (the least recently used: chunk 2). */
+	cr_assert_eq(chunks_load(c, 4u * CH), 0);
+	cr_assert_eq(chunks_state_of(c, 2u * CH), CHUNKS_ABSENT);
+	cr_assert_eq(chunks_state_of(c, 0), CHUNKS_READY);
+	/* Teardown with a load in flight: the pool finishes it first. */
+	loop_pool_free(pool);
+	chunks_free(c);
+	loop_free(L);
+	cr_assert_eq(s.calls, 3u);
 }
