@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chunks.h"
 
@@ -31,7 +32,7 @@ struct chunks {
 	chunks_loaded_fn loaded;
 	void *arg;
 	uint64_t clock;
-	uint64_t loads, hits;
+	uint64_t loads, puts, hits;
 };
 
 struct chunks *
@@ -148,8 +149,9 @@ load_done(void *arg)
 	c->loaded(c->arg, s->start, s->rc);
 }
 
-int
-chunks_load(struct chunks *c, uint64_t start)
+/* The slot to fill with the chunk at `start`: the least recently used that is not loading. */
+static int
+claim(struct chunks *c, uint64_t start, struct slot **out)
 {
 	struct slot *s, *victim = NULL;
 	uint64_t s0;
@@ -175,21 +177,55 @@ chunks_load(struct chunks *c, uint64_t start)
 			return -ENOMEM;
 		victim->buf = p;
 	}
+	victim->state = CHUNKS_ABSENT;
 	victim->start = start;
 	victim->len = clen;
-	victim->state = CHUNKS_LOADING;
-	if (c->pool != NULL && loop_pool_submit(c->pool, load_work, load_done, victim) == 0)
+	*out = victim;
+	return 0;
+}
+
+int
+chunks_load(struct chunks *c, uint64_t start)
+{
+	struct slot *s;
+	int rc;
+
+	if ((rc = claim(c, start, &s)) < 0)
+		return rc;
+	s->state = CHUNKS_LOADING;
+	if (c->pool != NULL && loop_pool_submit(c->pool, load_work, load_done, s) == 0)
 		return 0;
 	/* No pool (or it is going away): load here and now. */
-	load_work(victim);
-	load_done(victim);
-	return victim->rc < 0 ? victim->rc : 0;
+	load_work(s);
+	load_done(s);
+	return s->rc < 0 ? s->rc : 0;
+}
+
+int
+chunks_put(struct chunks *c, uint64_t start, const void *src)
+{
+	struct slot *s;
+	int rc;
+
+	if ((rc = claim(c, start, &s)) < 0)
+		return rc;
+	memcpy(s->buf, src, s->len);
+	s->state = CHUNKS_READY;
+	s->used = ++c->clock;
+	c->puts++;
+	return 0;
 }
 
 uint64_t
 chunks_loads(const struct chunks *c)
 {
 	return c->loads;
+}
+
+uint64_t
+chunks_puts(const struct chunks *c)
+{
+	return c->puts;
 }
 
 uint64_t

@@ -70,8 +70,16 @@ enum chunks_state chunks_state_of(const struct chunks *c, uint64_t start);
  */
 int chunks_load(struct chunks *c, uint64_t start);
 
-/* Counters, for tests: chunks loaded and requests answered from a slot. */
+/*
+ * Fills a slot (chosen as by chunks_load()) with the chunk at `start` copied
+ * from src, which holds the whole chunk: data still in memory, such as a
+ * piece just verified. 0, -EINVAL, -EBUSY or -ENOMEM.
+ */
+int chunks_put(struct chunks *c, uint64_t start, const void *src);
+
+/* Counters, for tests: chunks loaded, chunks put, requests answered from a slot. */
 uint64_t chunks_loads(const struct chunks *c);
+uint64_t chunks_puts(const struct chunks *c);
 uint64_t chunks_hits(const struct chunks *c);
 
 #endif

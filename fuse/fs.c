@@ -306,6 +306,54 @@ prefetch(struct fs *fs, uint64_t start)
 	}
 }
 
+/* A read inside the piece being verified, answered from its data still in memory. */
+static int
+serve_fresh(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
+{
+	uint32_t piece = (uint32_t)(off / fs->mi->piece_length), plen;
+	uint64_t ps = (uint64_t)piece * fs->mi->piece_length;
+	const uint8_t *data;
+
+	if ((off + len - 1) / fs->mi->piece_length != piece ||
+	    (data = torrent_fresh_piece(fs->t, piece, &plen)) == NULL || off + len > ps + plen)
+		return -1;
+	fuse_reply_buf(req, (const char *)data + (off - ps), len);
+	return 0;
+}
+
+/*
+ * A piece was just verified and its data is still in memory: the chunks
+ * inside it that a direct reader will come to next (its position up to
+ * CHUNK_AHEAD chunks before them) are copied into the cache from there
+ * instead of being read back from disk later. That is what a reader
+ * keeping up with the download needs.
+ */
+static void
+keep_fresh(struct fs *fs, uint32_t piece)
+{
+	uint64_t ps = (uint64_t)piece * fs->mi->piece_length, cs, s;
+	const uint8_t *data;
+	struct handle *h;
+	uint32_t plen;
+	size_t clen;
+
+	if ((data = torrent_fresh_piece(fs->t, piece, &plen)) == NULL)
+		return;
+	for (cs = (ps + CHUNK_SIZE - 1) / CHUNK_SIZE * CHUNK_SIZE; cs < ps + plen;
+	     cs += CHUNK_SIZE) {
+		if (chunks_span(fs->chunks, cs, 1, &s, &clen) < 0 || cs + clen > ps + plen)
+			return;
+		if (chunks_state_of(fs->chunks, cs) != CHUNKS_ABSENT)
+			continue;
+		for (h = fs->handles; h != NULL; h = h->next)
+			if (!h->cached && h->next_off < cs + clen &&
+			    cs <= h->next_off + (uint64_t)CHUNK_AHEAD * CHUNK_SIZE)
+				break;
+		if (h != NULL && chunks_put(fs->chunks, cs, data + (cs - ps)) < 0)
+			return;
+	}
+}
+
 /*
  * A direct read from the chunk cache: answered at once when its chunk is
  * there, or once it is loaded when the read is sequential and its chunk
@@ -387,6 +435,8 @@ serve(struct fs *fs, fuse_req_t req, uint64_t off, size_t len, int splice, int s
 		return;
 	}
 	if (!splice && serve_chunk(fs, req, off, len, seq) == 0)
+		return;
+	if (!splice && serve_fresh(fs, req, off, len) == 0)
 		return;
 	serve_direct(fs, req, off, len);
 }
@@ -498,6 +548,7 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 
 	tree_piece_verified(&fs->tree, piece);
 	stream_piece_verified(fs->stream, piece);
+	keep_fresh(fs, piece);
 	/* Take out the reads waiting on this piece first: moving one may reuse this bucket. */
 	while ((p = *pp) != NULL) {
 		if (p->wait != piece) {

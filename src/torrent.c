@@ -131,8 +131,9 @@ struct torrent {
 	uint8_t *deadline_bits; /* pieces with a deadline (streaming reads) */
 	uint32_t have_count;
 	uint64_t have_bytes;
-	struct pbuf **pbufs; /* per piece, NULL when not in memory */
-	struct pbuf *spare;  /* freed buffers kept for the next pieces */
+	struct pbuf **pbufs;	  /* per piece, NULL when not in memory */
+	struct pbuf *spare;	  /* freed buffers kept for the next pieces */
+	const struct pbuf *fresh; /* the piece being announced to ops->verified, else NULL */
 	unsigned nspare;
 	uint64_t pbuf_bytes;
 	unsigned jobs; /* verify jobs in flight */
@@ -531,8 +532,11 @@ verify_done(void *arg)
 	if (j->ok && j->wrote == 0) {
 		int was_full = t->pbuf_bytes >= TORRENT_PIECE_BUDGET;
 
-		pbuf_free(t, pb);
+		/* Its data is still here: readers waiting for it can have it from memory. */
+		t->fresh = pb;
 		piece_verified(t, piece);
+		t->fresh = NULL;
+		pbuf_free(t, pb);
 		check_complete(t);
 		/* Budget freed: peers that were held back can get new pieces now. */
 		if (was_full && !t->stopping)
@@ -1857,6 +1861,15 @@ torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_lo
 	if (t->st == NULL || !torrent_has_range(t, offset, len))
 		return -EAGAIN;
 	return storage_lend(t->st, offset, len, loan);
+}
+
+const uint8_t *
+torrent_fresh_piece(const struct torrent *t, uint32_t piece, uint32_t *len)
+{
+	if (t->fresh == NULL || t->fresh->piece != piece)
+		return NULL;
+	*len = t->fresh->len;
+	return t->fresh->data;
 }
 
 struct storage *

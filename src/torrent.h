@@ -73,7 +73,11 @@ struct torrent_ops {
 	void (*stopped)(void *arg);
 	/* A fatal error (disk full, cannot listen); the torrent stops itself. */
 	void (*fatal)(void *arg, const char *msg);
-	/* Optional: a piece was verified and written (the FUSE layer wakes parked reads). */
+	/*
+	 * Optional: a piece was verified and written (the FUSE layer wakes
+	 * parked reads). Its data is in memory until this returns: see
+	 * torrent_fresh_piece().
+	 */
 	void (*verified)(void *arg, uint32_t piece);
 };
 
@@ -118,6 +122,12 @@ void torrent_give_back(struct torrent *t, struct storage_loan *loan);
  * never changes, and it stays open until torrent_free().
  */
 struct storage *torrent_storage(struct torrent *t);
+/*
+ * Inside ops->verified for `piece`: the piece's data, *len bytes, just
+ * written to disk and still in memory (so a waiting reader need not read
+ * it back). NULL anywhere else.
+ */
+const uint8_t *torrent_fresh_piece(const struct torrent *t, uint32_t piece, uint32_t *len);
 void torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio);
 unsigned torrent_priority(const struct torrent *t, uint32_t piece);
 void torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms);

@@ -248,3 +248,31 @@ Test(chunks, loads_on_a_pool_and_completes_on_the_loop)
 	loop_free(L);
 	cr_assert_eq(s.calls, 3u);
 }
+
+Test(chunks, put_copies_a_chunk_from_memory)
+{
+	struct src s = {0};
+	struct chunks *c = chunks_new(2, CH, TOTAL, NULL, fake_fill, fake_loaded, &s);
+	static uint8_t piece[2u * CH];
+	enum chunks_state state;
+	size_t i;
+	int rc;
+
+	cr_assert_not_null(c);
+	for (i = 0; i < sizeof piece; i++)
+		piece[i] = byte_at(2u * CH + i);
+	cr_assert_eq(chunks_put(c, 2u * CH, piece), 0);
+	cr_assert_eq(chunks_put(c, 3u * CH, piece + CH), 0);
+	cr_assert_eq(chunks_put(c, 3u * CH, piece + CH), -EINVAL, "already there");
+	cr_assert_eq(chunks_put(c, 100, piece), -EINVAL, "not a chunk boundary");
+	memset(piece, 0, sizeof piece); /* copied, not borrowed */
+	expect_bytes(chunks_find(c, 2u * CH + 7, 300, &state), 2u * CH + 7, 300);
+	expect_bytes(chunks_find(c, 3u * CH, CH, &state), 3u * CH, CH);
+	cr_assert_eq(s.calls, 0u, "nothing read");
+	cr_assert_eq(chunks_puts(c), 2u);
+	/* A put takes the least recently used slot, as a load does. */
+	expect_bytes(get(c, 0, 10, &rc), 0, 10);
+	cr_assert_eq(chunks_state_of(c, 2u * CH), CHUNKS_ABSENT);
+	cr_assert_eq(chunks_state_of(c, 3u * CH), CHUNKS_READY);
+	chunks_free(c);
+}
