@@ -543,18 +543,32 @@ offer_dups(struct pick *k, uint32_t piece)
 			return;
 }
 
+/*
+ * Pieces with a deadline, earliest first. Outside endgame only the first
+ * PICKER_DUP_DEADLINES overdue ones (whoever has them) get duplicates: a
+ * reader waits for one piece at a time, and when a whole readahead window
+ * falls overdue at once (its reader sped up, the peers slowed down),
+ * duplicating all of it would spend the peers' upload on blocks already
+ * on their way and make the rest later still.
+ */
 static void
 pick_deadlines(struct pick *k, int endgame, uint64_t now_ms)
 {
 	struct picker *p = k->p;
-	uint32_t i, piece;
+	uint32_t i, piece, overdue = 0;
 
 	for (i = 0; i < p->ndeadlines && !full(k); i++) {
+		int dup;
+
 		piece = p->deadlines[i].piece;
-		if (p->prio[piece] == 0 || !bit_is_set(k->peer->bits, piece))
+		if (p->prio[piece] == 0)
+			continue;
+		dup =
+		    endgame || (p->deadlines[i].when <= now_ms && overdue++ < PICKER_DUP_DEADLINES);
+		if (!bit_is_set(k->peer->bits, piece))
 			continue;
 		offer_missing(k, piece);
-		if (endgame || p->deadlines[i].when <= now_ms)
+		if (dup)
 			offer_dups(k, piece);
 	}
 }

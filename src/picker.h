@@ -25,7 +25,8 @@
  * received), picker_pick also returns blocks already requested from other
  * peers, fewest outstanding requests first, while a block has fewer than
  * PICKER_MAX_DUPLICATES requests out. Blocks of a piece whose deadline has
- * passed are duplicated the same way at any time. The picker only counts
+ * passed are duplicated the same way at any time, for the
+ * PICKER_DUP_DEADLINES earliest overdue pieces. The picker only counts
  * requests per block; it does not know which peer holds them, so the caller
  * passes a skip() callback in struct picker_peer ("is this block already
  * requested from this peer?"), which it can answer from its own per-peer
@@ -61,6 +62,7 @@
 #define PICKER_PRIO_MAX	      7
 #define PICKER_RANDOM_FIRST   4	  /* random order until this many pieces are complete */
 #define PICKER_MAX_DUPLICATES 4	  /* endgame stops duplicating a block at this many requests */
+#define PICKER_DUP_DEADLINES  2	  /* overdue deadline pieces duplicated at a time */
 #define PICKER_MAX_REQUESTS   254 /* outstanding requests one block can count */
 #define PICKER_MAX_PIECES     (1u << 22)
 #define PICKER_AVAIL_BUCKETS  1024u

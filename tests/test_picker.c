@@ -426,6 +426,51 @@ Test(picker, overdue_deadline_duplicates)
 	picker_free(p);
 }
 
+Test(picker, only_the_earliest_overdue_pieces_are_duplicated)
+{
+	enum { N = 10 };
+	struct picker *p = picker_new(N, 2 * B, N * 2 * (uint64_t)B, 5);
+	struct picker_block out[16];
+	const uint32_t pieces[] = {6, 2, 8, 4}; /* deadlines 100, 110, 120, 130 */
+	int n, i, dups[N] = {0};
+
+	cr_assert_eq(PICKER_DUP_DEADLINES, 2);
+	picker_peer_bitfield(p, NULL);
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(picker_set_deadline(p, pieces[i], 100 + 10 * (uint64_t)i), 0);
+		cr_assert_eq(picker_block_requested(p, pieces[i], 0), 0);
+		cr_assert_eq(picker_block_requested(p, pieces[i], 1), 0);
+	}
+	/* All four overdue: only the two earliest (6, then 2) are asked again. */
+	n = picker_pick(p, NULL, 16, out, 1000);
+	cr_assert_gt(n, 4);
+	for (i = 0; i < n; i++)
+		dups[out[i].piece]++;
+	cr_assert_eq(out[0].piece, 6);
+	cr_assert_eq(out[2].piece, 2);
+	cr_assert_eq(dups[6], 2);
+	cr_assert_eq(dups[2], 2);
+	cr_assert_eq(dups[8], 0, "a third overdue piece is not duplicated");
+	cr_assert_eq(dups[4], 0);
+	/* Once one of them is had, the next overdue piece takes its place. */
+	cr_assert_eq(picker_block_received(p, 6, 0), PICKER_INCOMPLETE);
+	cr_assert_eq(picker_block_received(p, 6, 1), PICKER_COMPLETE);
+	picker_set_have(p, 6);
+	n = picker_pick(p, NULL, 16, out, 1000);
+	memset(dups, 0, sizeof dups);
+	for (i = 0; i < n; i++)
+		dups[out[i].piece]++;
+	cr_assert_eq(dups[2], 2);
+	cr_assert_eq(dups[8], 2);
+	cr_assert_eq(dups[4], 0);
+	/* Deadlines not yet due are never duplicated. */
+	n = picker_pick(p, NULL, 16, out, 105);
+	for (i = 0; i < n; i++)
+		cr_assert(out[i].piece != 2 && out[i].piece != 8 && out[i].piece != 4,
+			  "piece %u duplicated before its deadline", out[i].piece);
+	picker_free(p);
+}
+
 Test(picker, failed_piece_is_picked_again)
 {
 	struct picker *p = picker_new(1, 2 * B, 2 * B - 10, 9);
