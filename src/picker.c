@@ -544,12 +544,12 @@ offer_dups(struct pick *k, uint32_t piece)
 }
 
 /*
- * Pieces with a deadline, earliest first. Outside endgame only the first
- * PICKER_DUP_DEADLINES overdue ones (whoever has them) get duplicates: a
- * reader waits for one piece at a time, and when a whole readahead window
- * falls overdue at once (its reader sped up, the peers slowed down),
- * duplicating all of it would spend the peers' upload on blocks already
- * on their way and make the rest later still.
+ * Pieces with a deadline, earliest first. Overdue ones get duplicates when
+ * urgent (PICKER_PRIO_MAX: somebody is blocked on them); of the others,
+ * outside endgame, only the first PICKER_DUP_DEADLINES (whoever has them):
+ * when a whole readahead window falls overdue at once (its reader sped up,
+ * the peers slowed down), duplicating all of it would spend the peers'
+ * upload on blocks already on their way and make the rest later still.
  */
 static void
 pick_deadlines(struct pick *k, int endgame, uint64_t now_ms)
@@ -563,8 +563,9 @@ pick_deadlines(struct pick *k, int endgame, uint64_t now_ms)
 		piece = p->deadlines[i].piece;
 		if (p->prio[piece] == 0)
 			continue;
-		dup =
-		    endgame || (p->deadlines[i].when <= now_ms && overdue++ < PICKER_DUP_DEADLINES);
+		dup = endgame ||
+		      (p->deadlines[i].when <= now_ms &&
+		       (p->prio[piece] == PICKER_PRIO_MAX || overdue++ < PICKER_DUP_DEADLINES));
 		if (!bit_is_set(k->peer->bits, piece))
 			continue;
 		offer_missing(k, piece);

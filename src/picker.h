@@ -25,8 +25,8 @@
  * received), picker_pick also returns blocks already requested from other
  * peers, fewest outstanding requests first, while a block has fewer than
  * PICKER_MAX_DUPLICATES requests out. Blocks of a piece whose deadline has
- * passed are duplicated the same way at any time, for the
- * PICKER_DUP_DEADLINES earliest overdue pieces. The picker only counts
+ * passed are duplicated the same way at any time: all urgent ones
+ * (PICKER_PRIO_MAX), and the PICKER_DUP_DEADLINES earliest of the others. The picker only counts
  * requests per block; it does not know which peer holds them, so the caller
  * passes a skip() callback in struct picker_peer ("is this block already
  * requested from this peer?"), which it can answer from its own per-peer

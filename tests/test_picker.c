@@ -463,6 +463,15 @@ Test(picker, only_the_earliest_overdue_pieces_are_duplicated)
 	cr_assert_eq(dups[2], 2);
 	cr_assert_eq(dups[8], 2);
 	cr_assert_eq(dups[4], 0);
+	/* An urgent piece (a reader blocked on it) is duplicated whatever its place. */
+	cr_assert_eq(picker_set_priority(p, 4, PICKER_PRIO_MAX), 0);
+	n = picker_pick(p, NULL, 16, out, 1000);
+	memset(dups, 0, sizeof dups);
+	for (i = 0; i < n; i++)
+		dups[out[i].piece]++;
+	cr_assert_eq(dups[2], 2);
+	cr_assert_eq(dups[8], 2);
+	cr_assert_eq(dups[4], 2);
 	/* Deadlines not yet due are never duplicated. */
 	n = picker_pick(p, NULL, 16, out, 105);
 	for (i = 0; i < n; i++)
