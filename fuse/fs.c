@@ -434,9 +434,10 @@ serve(struct fs *fs, fuse_req_t req, uint64_t off, size_t len, int splice, int s
 		torrent_give_back(fs->t, &loan);
 		return;
 	}
-	if (!splice && serve_chunk(fs, req, off, len, seq) == 0)
-		return;
+	/* A piece still in memory beats a chunk that would be read from disk. */
 	if (!splice && serve_fresh(fs, req, off, len) == 0)
+		return;
+	if (!splice && serve_chunk(fs, req, off, len, seq) == 0)
 		return;
 	serve_direct(fs, req, off, len);
 }

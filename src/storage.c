@@ -510,6 +510,14 @@ direct_worthy(const uint8_t *p, uint64_t len, uint64_t off)
 	return len >= DIRECT_MIN && ((uintptr_t)p % DIRECT_ALIGN) == (off % DIRECT_ALIGN);
 }
 
+/* Splits a direct-worthy segment: an unaligned head, an aligned middle, the tail. */
+static void
+direct_split(size_t len, uint64_t off, size_t *head, size_t *mid)
+{
+	*head = (DIRECT_ALIGN - off % DIRECT_ALIGN) % DIRECT_ALIGN;
+	*mid = (len - *head) / DIRECT_ALIGN * DIRECT_ALIGN;
+}
+
 static int
 write_segment(const struct handle *h, const uint8_t *p, size_t len, uint64_t off)
 {
@@ -518,8 +526,7 @@ write_segment(const struct handle *h, const uint8_t *p, size_t len, uint64_t off
 
 	if (h->dfd < 0 || !direct_worthy(p, len, off))
 		return pwrite_full(h->fd, p, len, off);
-	head = (DIRECT_ALIGN - off % DIRECT_ALIGN) % DIRECT_ALIGN;
-	mid = (len - head) / DIRECT_ALIGN * DIRECT_ALIGN;
+	direct_split(len, off, &head, &mid);
 	if (head > 0 && (rc = pwrite_full(h->fd, p, head, off)) < 0)
 		return rc;
 	if ((rc = pwrite_full(h->dfd, p + head, mid, off + head)) < 0) {
@@ -571,8 +578,7 @@ read_segment(const struct handle *h, uint8_t *p, size_t len, uint64_t off)
 
 	if (h->dfd < 0 || !direct_worthy(p, len, off))
 		return pread_full(h->fd, p, len, off);
-	head = (DIRECT_ALIGN - off % DIRECT_ALIGN) % DIRECT_ALIGN;
-	mid = (len - head) / DIRECT_ALIGN * DIRECT_ALIGN;
+	direct_split(len, off, &head, &mid);
 	if (head > 0 && (rc = pread_full(h->fd, p, head, off)) < 0)
 		return rc;
 	/*

@@ -1838,16 +1838,6 @@ torrent_has_range(const struct torrent *t, uint64_t offset, uint64_t len)
 }
 
 int
-torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len)
-{
-	if (t->st == NULL)
-		return -EAGAIN;
-	if (!torrent_has_range(t, offset, len))
-		return -EAGAIN;
-	return storage_read(t->st, offset, buf, len);
-}
-
-int
 torrent_read_direct(struct torrent *t, uint64_t offset, void *buf, size_t len)
 {
 	if (t->st == NULL || !torrent_has_range(t, offset, len))

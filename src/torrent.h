@@ -109,9 +109,10 @@ const struct metainfo *torrent_metainfo(const struct torrent *t);
 int torrent_has_piece(const struct torrent *t, uint32_t piece);
 /* 1 when every piece under [offset, offset+len) is verified (len 0: the piece at offset). */
 int torrent_has_range(const struct torrent *t, uint64_t offset, uint64_t len);
-/* Reads verified data (pread on the calling thread). 0 or -errno; -EAGAIN if not all verified. */
-int torrent_read(struct torrent *t, uint64_t offset, void *buf, size_t len);
-/* The same, bypassing the page cache where aligned (see storage_read_direct()). */
+/*
+ * Reads verified data on the calling thread, bypassing the page cache where
+ * aligned (see storage_read_direct()). 0 or -errno; -EAGAIN if not all verified.
+ */
 int torrent_read_direct(struct torrent *t, uint64_t offset, void *buf, size_t len);
 /* Lends the descriptor under verified data (see storage_lend()); -EAGAIN if not all verified. */
 int torrent_lend(struct torrent *t, uint64_t offset, uint64_t len, struct storage_loan *loan);

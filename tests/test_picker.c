@@ -426,6 +426,18 @@ Test(picker, overdue_deadline_duplicates)
 	picker_free(p);
 }
 
+/* Picks up to 16 blocks at now_ms; counts[piece] = how many of them are of that piece. */
+static int
+count_picks(struct picker *p, uint64_t now_ms, struct picker_block *out, int *counts, int npieces)
+{
+	int n = picker_pick(p, NULL, 16, out, now_ms), i;
+
+	memset(counts, 0, (size_t)npieces * sizeof *counts);
+	for (i = 0; i < n; i++)
+		counts[out[i].piece]++;
+	return n;
+}
+
 Test(picker, only_the_earliest_overdue_pieces_are_duplicated)
 {
 	enum { N = 10 };
@@ -442,10 +454,8 @@ Test(picker, only_the_earliest_overdue_pieces_are_duplicated)
 		cr_assert_eq(picker_block_requested(p, pieces[i], 1), 0);
 	}
 	/* All four overdue: only the two earliest (6, then 2) are asked again. */
-	n = picker_pick(p, NULL, 16, out, 1000);
+	n = count_picks(p, 1000, out, dups, N);
 	cr_assert_gt(n, 4);
-	for (i = 0; i < n; i++)
-		dups[out[i].piece]++;
 	cr_assert_eq(out[0].piece, 6);
 	cr_assert_eq(out[2].piece, 2);
 	cr_assert_eq(dups[6], 2);
@@ -456,19 +466,13 @@ Test(picker, only_the_earliest_overdue_pieces_are_duplicated)
 	cr_assert_eq(picker_block_received(p, 6, 0), PICKER_INCOMPLETE);
 	cr_assert_eq(picker_block_received(p, 6, 1), PICKER_COMPLETE);
 	picker_set_have(p, 6);
-	n = picker_pick(p, NULL, 16, out, 1000);
-	memset(dups, 0, sizeof dups);
-	for (i = 0; i < n; i++)
-		dups[out[i].piece]++;
+	count_picks(p, 1000, out, dups, N);
 	cr_assert_eq(dups[2], 2);
 	cr_assert_eq(dups[8], 2);
 	cr_assert_eq(dups[4], 0);
 	/* An urgent piece (a reader blocked on it) is duplicated whatever its place. */
 	cr_assert_eq(picker_set_priority(p, 4, PICKER_PRIO_MAX), 0);
-	n = picker_pick(p, NULL, 16, out, 1000);
-	memset(dups, 0, sizeof dups);
-	for (i = 0; i < n; i++)
-		dups[out[i].piece]++;
+	count_picks(p, 1000, out, dups, N);
 	cr_assert_eq(dups[2], 2);
 	cr_assert_eq(dups[8], 2);
 	cr_assert_eq(dups[4], 2);
