@@ -5,7 +5,8 @@
  * pool and report back through the loop.
  *
  * Memory stays bounded whatever the torrent size: pieces being downloaded
- * are assembled in buffers whose total is capped (TORRENT_PIECE_BUDGET),
+ * are assembled in buffers whose total is capped (TORRENT_PIECE_BUDGET,
+ * TORRENT_AHEAD_BUDGET for pieces with a deadline; see torrent_budget_allows),
  * each peer's input is one frame at most, output queues are capped.
  */
 #ifndef PIECES_TORRENT_H
@@ -21,6 +22,7 @@
 #include "storage.h"
 
 #define TORRENT_PIECE_BUDGET   (32u << 20) /* bytes of pieces held in memory */
+#define TORRENT_AHEAD_BUDGET   (64u << 20) /* ... up to this for pieces a reader needs soon */
 #define TORRENT_MAX_CANDIDATES 2000u
 
 enum torrent_log_level {
@@ -134,5 +136,13 @@ unsigned torrent_priority(const struct torrent *t, uint32_t piece);
 void torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_ms);
 /* Sends requests for newly raised pieces now rather than at the next tick. */
 void torrent_kick(struct torrent *t);
+/*
+ * May a piece that has no assembly buffer yet get one, with `buffered`
+ * bytes of pieces in memory already? Within TORRENT_PIECE_BUDGET any
+ * piece may; past it, a piece with a deadline (a streaming reader's
+ * readahead) up to TORRENT_AHEAD_BUDGET, and a piece a read is blocked on
+ * (priority `top`) always. Pure, so the rule is tested on its own.
+ */
+int torrent_budget_allows(uint64_t buffered, unsigned prio, int deadline, unsigned top);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "picker.h"
+#include "torrent.h"
 
 #define B PICKER_BLOCK_SIZE
 
@@ -844,4 +845,26 @@ Test(picker, skip_piece_and_partials_only)
 	for (i = 0; i < n; i++)
 		cr_assert_eq(out[i].piece, 2);
 	picker_free(p);
+}
+
+/* The piece budget the engine applies through skip_block (torrent.c). */
+Test(budget, readahead_has_a_ceiling_blocked_reads_have_none)
+{
+	const unsigned top = PICKER_PRIO_MAX;
+
+	/* Within the budget: any piece. */
+	cr_assert(torrent_budget_allows(0, 1, 0, top));
+	cr_assert(torrent_budget_allows(TORRENT_PIECE_BUDGET - 1, 1, 0, top));
+	/* Past it: not background pieces, with or without a priority. */
+	cr_assert_not(torrent_budget_allows(TORRENT_PIECE_BUDGET, 1, 0, top));
+	cr_assert_not(torrent_budget_allows(TORRENT_PIECE_BUDGET, top - 1, 0, top));
+	/* Readahead (a deadline below the top priority): up to its own ceiling. */
+	cr_assert(torrent_budget_allows(TORRENT_PIECE_BUDGET, top - 1, 1, top));
+	cr_assert(torrent_budget_allows(TORRENT_AHEAD_BUDGET - 1, top - 1, 1, top));
+	cr_assert_not(torrent_budget_allows(TORRENT_AHEAD_BUDGET, top - 1, 1, top));
+	cr_assert_not(torrent_budget_allows(4 * TORRENT_AHEAD_BUDGET, top - 1, 1, top));
+	/* A piece a read is blocked on: always. */
+	cr_assert(torrent_budget_allows(TORRENT_AHEAD_BUDGET, top, 1, top));
+	cr_assert(torrent_budget_allows(UINT64_MAX / 2, top, 1, top));
+	cr_assert(TORRENT_AHEAD_BUDGET > TORRENT_PIECE_BUDGET);
 }
