@@ -82,6 +82,17 @@ def main():
     cpl = med("pieces", "cp-local", "s")
     w("| for scale: `cp -r` of the same file from the local disk, page cache warm (MB/s) | %s | | | |"
       % f(speed(cpl), "%.1f"))
+    dcp = med("pieces", "download-cp", "s")
+    w("| for scale: `pieces download` with a local `cp -r` of a same-size file beside it, no FUSE,"
+      " until both end (MB/s; %% of download alone) | %s (%s %%) | | | |"
+      % (f(speed(dcp), "%.1f"), f(None if ratio(dl, dcp) is None else 100 * ratio(dl, dcp), "%.0f")))
+    w("| CPU-seconds the whole machine used (%d cores): `pieces download` / download beside a local"
+      " `cp` / `cp -r` from the mount | %s / %s / %s | — / — / %s | | |"
+      % (os.cpu_count(), f(med("pieces", "download", "cpu_s"), "%.2f"),
+         f(med("pieces", "download-cp", "cpu_s"), "%.2f"), f(med("pieces", "cp", "cpu_s"), "%.2f"),
+         f(med("btfs", "cp", "cpu_s"), "%.2f")))
+    w("| peak resident memory of the mount during that `cp` (MiB) | %s | %s | | |"
+      % (f(med("pieces", "cp", "rss_mib"), "%.0f"), f(med("btfs", "cp", "rss_mib"), "%.0f")))
     if a.cp_limit:
         r = ratio(dlc, p_cpc)
         w("| `cp -r` from the mount, seeders capped at %.0f MB/s each (MB/s) | %s | — | ≥ 90 %% of"
@@ -99,10 +110,11 @@ def main():
                               sorted({(r["tool"], r["test"]) for r in rows})) + ".")
     w("")
     w("Ratios (pieces ÷ btfs): TTFB %s, sequential %s, cp %s; cp from mount ÷ download speed %s"
-      " (capped seeders: %s); mount ÷ disk read %s cold, %s warm." % (
+      " (capped seeders: %s; download beside a local cp: %s); mount ÷ disk read %s cold, %s warm." % (
           f(ratio(p_ttfb, b_ttfb)), f(ratio(p_seq, b_seq), "%.1f"),
           f(ratio(speed(p_cp), speed(b_cp)), "%.1f"), f(ratio(dl, p_cp), "%.2f"),
-          f(ratio(dlc, p_cpc), "%.2f"), f(ratio(rd_mnt_c, rd_disk_c), "%.2f"),
+          f(ratio(dlc, p_cpc), "%.2f"), f(ratio(dl, dcp), "%.2f"),
+          f(ratio(rd_mnt_c, rd_disk_c), "%.2f"),
           f(ratio(rd_mnt, rd_disk), "%.2f")))
     w("")
     w("<details><summary>every run</summary>")
