@@ -69,6 +69,7 @@ struct pbuf {
 	struct pbuf *next_spare;
 	uint8_t *data; /* piece_length bytes, whatever len is, so buffers can be reused */
 	int verifying;
+	int ahead; /* started for a piece with a deadline: counted in ahead_bytes */
 	unsigned ncontrib;
 	char contrib[MAX_CONTRIB][INET6_ADDRSTRLEN];
 };
@@ -136,7 +137,8 @@ struct torrent {
 	const struct pbuf *fresh; /* the piece being announced to ops->verified, else NULL */
 	unsigned nspare;
 	uint64_t pbuf_bytes;
-	unsigned jobs; /* verify jobs in flight */
+	uint64_t ahead_bytes; /* the part of pbuf_bytes started for deadlines */
+	unsigned jobs;	      /* verify jobs in flight */
 
 	struct peer *peers; /* live connections */
 	struct peer *dead;  /* closed, freed by the reaper */
@@ -284,8 +286,11 @@ pbuf_get(struct torrent *t, uint32_t piece, int create)
 	}
 	pb->piece = piece;
 	pb->len = len;
+	pb->ahead = bit_get(t->deadline_bits, piece);
 	t->pbufs[piece] = pb;
 	t->pbuf_bytes += len;
+	if (pb->ahead)
+		t->ahead_bytes += len;
 	return pb;
 }
 
@@ -297,6 +302,8 @@ pbuf_free(struct torrent *t, struct pbuf *pb)
 	if (t->pbufs[pb->piece] == pb)
 		t->pbufs[pb->piece] = NULL;
 	t->pbuf_bytes -= pb->len;
+	if (pb->ahead)
+		t->ahead_bytes -= pb->len;
 	if (t->nspare < MAX_SPARE_PBUFS && !t->stopping) {
 		pb->next_spare = t->spare;
 		t->spare = pb;
@@ -375,17 +382,19 @@ struct skip_ctx {
 
 /*
  * Over budget, only pieces that already have a buffer go on, except that a
- * stalled read is worse than a few MiB over it. Readahead has a ceiling of
- * its own: a fast sequential reader's window (up to 256 MiB) once put 230
- * MiB of half-received pieces in memory (cp of 1 GiB from a fresh mount,
- * three local seeders), for a few per cent of speed.
+ * stalled read is worse than a few MiB over it. Readahead has an allowance
+ * of its own, so background pieces holding the budget cannot keep a
+ * reader's window from starting, and a ceiling: a fast sequential reader's
+ * window (up to 256 MiB) once put 230 MiB of half-received pieces in
+ * memory (cp of 1 GiB from a fresh mount, three local seeders), for a few
+ * per cent of speed.
  */
 int
-torrent_budget_allows(uint64_t buffered, unsigned prio, int deadline, unsigned top)
+torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline, unsigned top)
 {
-	if (buffered < TORRENT_PIECE_BUDGET || prio >= top)
+	if (held < TORRENT_PIECE_BUDGET || prio >= top)
 		return 1;
-	return deadline && buffered < TORRENT_AHEAD_BUDGET;
+	return deadline && ahead < TORRENT_AHEAD_BUDGET;
 }
 
 static int
@@ -394,7 +403,8 @@ skip_block(void *arg, uint32_t piece, uint32_t block)
 	struct skip_ctx *c = arg;
 
 	if (c->t->pbufs[piece] == NULL &&
-	    !torrent_budget_allows(c->t->pbuf_bytes, picker_priority(c->t->picker, piece),
+	    !torrent_budget_allows(c->t->pbuf_bytes, c->t->ahead_bytes,
+				   picker_priority(c->t->picker, piece),
 				   bit_get(c->t->deadline_bits, piece), PICKER_PRIO_MAX))
 		return PICKER_SKIP_PIECE;
 	if (c->t->pbufs[piece] != NULL && c->t->pbufs[piece]->verifying)

@@ -22,7 +22,7 @@
 #include "storage.h"
 
 #define TORRENT_PIECE_BUDGET   (32u << 20) /* bytes of pieces held in memory */
-#define TORRENT_AHEAD_BUDGET   (64u << 20) /* ... up to this for pieces a reader needs soon */
+#define TORRENT_AHEAD_BUDGET   (64u << 20) /* ... and this for pieces a reader needs soon */
 #define TORRENT_MAX_CANDIDATES 2000u
 
 enum torrent_log_level {
@@ -137,12 +137,13 @@ void torrent_set_deadline(struct torrent *t, uint32_t piece, uint64_t deadline_m
 /* Sends requests for newly raised pieces now rather than at the next tick. */
 void torrent_kick(struct torrent *t);
 /*
- * May a piece that has no assembly buffer yet get one, with `buffered`
- * bytes of pieces in memory already? Within TORRENT_PIECE_BUDGET any
- * piece may; past it, a piece with a deadline (a streaming reader's
- * readahead) up to TORRENT_AHEAD_BUDGET, and a piece a read is blocked on
+ * May a piece that has no assembly buffer yet get one, with `held` bytes
+ * of pieces in memory already, `ahead` of them started for pieces with a
+ * deadline? While `held` is within TORRENT_PIECE_BUDGET any piece may;
+ * past it, a piece with a deadline (a streaming reader's readahead) while
+ * `ahead` is within TORRENT_AHEAD_BUDGET, and a piece a read is blocked on
  * (priority `top`) always. Pure, so the rule is tested on its own.
  */
-int torrent_budget_allows(uint64_t buffered, unsigned prio, int deadline, unsigned top);
+int torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline, unsigned top);
 
 #endif

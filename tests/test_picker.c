@@ -848,23 +848,27 @@ Test(picker, skip_piece_and_partials_only)
 }
 
 /* The piece budget the engine applies through skip_block (torrent.c). */
-Test(budget, readahead_has_a_ceiling_blocked_reads_have_none)
+Test(budget, readahead_has_an_allowance_blocked_reads_have_no_limit)
 {
 	const unsigned top = PICKER_PRIO_MAX;
+	const uint64_t full = TORRENT_PIECE_BUDGET, ahead_full = TORRENT_AHEAD_BUDGET;
 
 	/* Within the budget: any piece. */
-	cr_assert(torrent_budget_allows(0, 1, 0, top));
-	cr_assert(torrent_budget_allows(TORRENT_PIECE_BUDGET - 1, 1, 0, top));
-	/* Past it: not background pieces, with or without a priority. */
-	cr_assert_not(torrent_budget_allows(TORRENT_PIECE_BUDGET, 1, 0, top));
-	cr_assert_not(torrent_budget_allows(TORRENT_PIECE_BUDGET, top - 1, 0, top));
-	/* Readahead (a deadline below the top priority): up to its own ceiling. */
-	cr_assert(torrent_budget_allows(TORRENT_PIECE_BUDGET, top - 1, 1, top));
-	cr_assert(torrent_budget_allows(TORRENT_AHEAD_BUDGET - 1, top - 1, 1, top));
-	cr_assert_not(torrent_budget_allows(TORRENT_AHEAD_BUDGET, top - 1, 1, top));
-	cr_assert_not(torrent_budget_allows(4 * TORRENT_AHEAD_BUDGET, top - 1, 1, top));
+	cr_assert(torrent_budget_allows(0, 0, 1, 0, top));
+	cr_assert(torrent_budget_allows(full - 1, 0, 1, 0, top));
+	cr_assert(torrent_budget_allows(full - 1, full - 1, top - 1, 1, top));
+	/* Past it: no background piece, whatever its priority. */
+	cr_assert_not(torrent_budget_allows(full, 0, 1, 0, top));
+	cr_assert_not(torrent_budget_allows(full, 0, top - 1, 0, top));
+	cr_assert_not(torrent_budget_allows(full + ahead_full, ahead_full, 1, 0, top));
+	/* Readahead: its own allowance, whatever the background holds... */
+	cr_assert(torrent_budget_allows(full, 0, top - 1, 1, top));
+	cr_assert(torrent_budget_allows(full + ahead_full - 1, ahead_full - 1, top - 1, 1, top));
+	/* ... up to its ceiling. */
+	cr_assert_not(torrent_budget_allows(ahead_full, ahead_full, top - 1, 1, top));
+	cr_assert_not(torrent_budget_allows(full + ahead_full, ahead_full, top - 1, 1, top));
+	cr_assert_not(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top - 1, 1, top));
 	/* A piece a read is blocked on: always. */
-	cr_assert(torrent_budget_allows(TORRENT_AHEAD_BUDGET, top, 1, top));
-	cr_assert(torrent_budget_allows(UINT64_MAX / 2, top, 1, top));
-	cr_assert(TORRENT_AHEAD_BUDGET > TORRENT_PIECE_BUDGET);
+	cr_assert(torrent_budget_allows(full + ahead_full, ahead_full, top, 1, top));
+	cr_assert(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top, 1, top));
 }
