@@ -1898,8 +1898,17 @@ torrent_give_back(struct torrent *t, struct storage_loan *loan)
 void
 torrent_set_priority(struct torrent *t, uint32_t piece, unsigned prio)
 {
-	if (piece < t->mi->piece_count)
-		picker_set_priority(t->picker, piece, prio);
+	if (piece >= t->mi->piece_count)
+		return;
+	/*
+	 * A piece lowered to 0 (--on-demand: nobody reads there any more)
+	 * while half received is finished at the lowest priority instead:
+	 * left alone, its buffer would hold piece budget for ever, and enough
+	 * abandoned readahead would keep new readers' windows from starting.
+	 */
+	if (prio == 0 && t->pbufs[piece] != NULL)
+		prio = 1;
+	picker_set_priority(t->picker, piece, prio);
 }
 
 unsigned

@@ -19,7 +19,8 @@
 #     Ctrl-C on `mount -f` with parked reads answers them and exits 0;
 #  e. a stale mount point (daemon killed) gets a clear error;
 #  f. a single-file torrent and a torrent with BEP 47 padding files: the
-#     root holds the file / the top folder, padding hidden.
+#     root holds the file / the top folder, padding hidden;
+#  g. --on-demand: a piece a killed reader had started is finished anyway.
 # In CI a FUSE mount that cannot be made is a failure, not a skip.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -520,5 +521,37 @@ if [ $LTP_OK -eq 1 ] && do_mount "$P" "$T_DIR/padded.torrent" --cache "$T_DIR/ca
 else
 	not_ok "mount of a torrent with padding files"
 fi
+
+# ---- g: --on-demand finishes a piece a reader gave up on ---------------------
+# One 4 MiB piece, fetched at 1 MB/s: a read blocked on it has only part of it
+# requested (the request queue follows the rate) when the reader is killed.
+# The piece falls back to priority 0; it must still be finished, not left
+# half received in a buffer for good.
+section "g: --on-demand, a piece whose reader went away"
+G=$T_DIR/mnt-g
+mkdir -p src/bigpiece
+$PY -c 'import os, random; open("src/bigpiece/bp.bin", "wb").write(random.Random(7).randbytes(4 << 20))'
+LTG_OK=0
+if "$PIECES" create -q -l 4M -o bigpiece.torrent src/bigpiece/bp.bin &&
+	start_lt_seed bigpiece.torrent src/bigpiece; then LTG_PID=$SEED_PID LTG_PORT=$SEED_PORT LTG_OK=1; fi
+check "libtorrent seeds a torrent with one 4 MiB piece" [ $LTG_OK -eq 1 ]
+if [ $LTG_OK -eq 1 ] && do_mount "$G" "$T_DIR/bigpiece.torrent" --cache "$T_DIR/cache-g" --on-demand \
+	--max-down 1M --peer "127.0.0.1:$LTG_PORT"; then
+	cat "$G/bp.bin" >/dev/null 2>&1 &
+	RP=$!
+	t_track $RP
+	check "the read starts the piece" wait_for 20 "" sh -c "
+		[ \$(getfattr --absolute-names --only-values -n user.pieces.downloaded '$G') -gt 0 ]"
+	kill -9 $RP 2>/dev/null || true
+	wait $RP 2>/dev/null || true
+	echo "#   received $(xattr "$G" downloaded) bytes when the reader was killed"
+	check "the piece is finished all the same" wait_for 30 "" sh -c "
+		[ \$(getfattr --absolute-names --only-values -n user.pieces.verified '$G') -eq $((4 << 20)) ]"
+	check "... and reads back" guarded 20 cmp "$G/bp.bin" src/bigpiece/bp.bin
+	unmount_wait "$G" || true
+else
+	not_ok "mount of the one-piece torrent --on-demand"
+fi
+[ $LTG_OK -eq 1 ] && stop_pid "$LTG_PID"
 
 t_done
