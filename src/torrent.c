@@ -9,9 +9,11 @@
  * peers, resume bitfield). So a piece is never recorded before its data is
  * on disk, and `kill -9` can only lose pieces not yet recorded.
  *
- * Memory: assembly buffers are capped at TORRENT_PIECE_BUDGET in total;
- * when the budget is used up the picker is steered (through its skip
- * callback) to blocks of pieces that already have a buffer.
+ * Memory: assembly buffers are capped at TORRENT_PIECE_BUDGET in total,
+ * plus TORRENT_AHEAD_BUDGET for pieces started for a streaming reader's
+ * deadlines (torrent_budget_allows()); when that is used up the picker is
+ * steered (through its skip callback) to blocks of pieces that already
+ * have a buffer. Only a piece a read is blocked on goes past both.
  *
  * A once-a-second tick does the housekeeping: request time-outs and snub
  * detection, pipeline depth from each peer's rate, connection attempts,
