@@ -306,7 +306,10 @@ prefetch(struct fs *fs, uint64_t start)
 	}
 }
 
-/* A read inside the piece being verified, answered from its data still in memory. */
+/*
+ * A parked read that lies inside the piece being announced verified,
+ * answered from its data still in memory; -1 when it does not.
+ */
 static int
 serve_fresh(struct fs *fs, fuse_req_t req, uint64_t off, size_t len)
 {
@@ -434,9 +437,6 @@ serve(struct fs *fs, fuse_req_t req, uint64_t off, size_t len, int splice, int s
 		torrent_give_back(fs->t, &loan);
 		return;
 	}
-	/* A piece still in memory beats a chunk that would be read from disk. */
-	if (!splice && serve_fresh(fs, req, off, len) == 0)
-		return;
 	if (!splice && serve_chunk(fs, req, off, len, seq) == 0)
 		return;
 	serve_direct(fs, req, off, len);
@@ -572,7 +572,10 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 			continue;
 		}
 		unlink_parked(fs, p);
-		serve(fs, p->req, p->off, p->len, 0, p->seq); /* only direct reads are parked */
+		/* Inside the piece just verified: from its data, still in memory. */
+		if (serve_fresh(fs, p->req, p->off, p->len) < 0)
+			serve(fs, p->req, p->off, p->len, 0,
+			      p->seq); /* only direct reads are parked */
 		free(p);
 	}
 }

@@ -392,9 +392,9 @@ struct skip_ctx {
  * per cent of speed.
  */
 int
-torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline, unsigned top)
+torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline)
 {
-	if (held < TORRENT_PIECE_BUDGET || prio >= top)
+	if (held < TORRENT_PIECE_BUDGET || prio >= PICKER_PRIO_MAX)
 		return 1;
 	return deadline && ahead < TORRENT_AHEAD_BUDGET;
 }
@@ -407,7 +407,7 @@ skip_block(void *arg, uint32_t piece, uint32_t block)
 	if (c->t->pbufs[piece] == NULL &&
 	    !torrent_budget_allows(c->t->pbuf_bytes, c->t->ahead_bytes,
 				   picker_priority(c->t->picker, piece),
-				   bit_get(c->t->deadline_bits, piece), PICKER_PRIO_MAX))
+				   bit_get(c->t->deadline_bits, piece)))
 		return PICKER_SKIP_PIECE;
 	if (c->t->pbufs[piece] != NULL && c->t->pbufs[piece]->verifying)
 		return PICKER_SKIP_PIECE;

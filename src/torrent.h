@@ -142,8 +142,9 @@ void torrent_kick(struct torrent *t);
  * deadline? While `held` is within TORRENT_PIECE_BUDGET any piece may;
  * past it, a piece with a deadline (a streaming reader's readahead) while
  * `ahead` is within TORRENT_AHEAD_BUDGET, and a piece a read is blocked on
- * (priority `top`) always. Pure, so the rule is tested on its own.
+ * (the picker's top priority, PICKER_PRIO_MAX) always. Pure, so the rule
+ * is tested on its own.
  */
-int torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline, unsigned top);
+int torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline);
 
 #endif

@@ -854,21 +854,21 @@ Test(budget, readahead_has_an_allowance_blocked_reads_have_no_limit)
 	const uint64_t full = TORRENT_PIECE_BUDGET, ahead_full = TORRENT_AHEAD_BUDGET;
 
 	/* Within the budget: any piece. */
-	cr_assert(torrent_budget_allows(0, 0, 1, 0, top));
-	cr_assert(torrent_budget_allows(full - 1, 0, 1, 0, top));
-	cr_assert(torrent_budget_allows(full - 1, full - 1, top - 1, 1, top));
+	cr_assert(torrent_budget_allows(0, 0, 1, 0));
+	cr_assert(torrent_budget_allows(full - 1, 0, 1, 0));
+	cr_assert(torrent_budget_allows(full - 1, full - 1, top - 1, 1));
 	/* Past it: no background piece, whatever its priority. */
-	cr_assert_not(torrent_budget_allows(full, 0, 1, 0, top));
-	cr_assert_not(torrent_budget_allows(full, 0, top - 1, 0, top));
-	cr_assert_not(torrent_budget_allows(full + ahead_full, ahead_full, 1, 0, top));
+	cr_assert_not(torrent_budget_allows(full, 0, 1, 0));
+	cr_assert_not(torrent_budget_allows(full, 0, top - 1, 0));
+	cr_assert_not(torrent_budget_allows(full + ahead_full, ahead_full, 1, 0));
 	/* Readahead: its own allowance, whatever the background holds... */
-	cr_assert(torrent_budget_allows(full, 0, top - 1, 1, top));
-	cr_assert(torrent_budget_allows(full + ahead_full - 1, ahead_full - 1, top - 1, 1, top));
+	cr_assert(torrent_budget_allows(full, 0, top - 1, 1));
+	cr_assert(torrent_budget_allows(full + ahead_full - 1, ahead_full - 1, top - 1, 1));
 	/* ... up to its ceiling. */
-	cr_assert_not(torrent_budget_allows(ahead_full, ahead_full, top - 1, 1, top));
-	cr_assert_not(torrent_budget_allows(full + ahead_full, ahead_full, top - 1, 1, top));
-	cr_assert_not(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top - 1, 1, top));
+	cr_assert_not(torrent_budget_allows(ahead_full, ahead_full, top - 1, 1));
+	cr_assert_not(torrent_budget_allows(full + ahead_full, ahead_full, top - 1, 1));
+	cr_assert_not(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top - 1, 1));
 	/* A piece a read is blocked on: always. */
-	cr_assert(torrent_budget_allows(full + ahead_full, ahead_full, top, 1, top));
-	cr_assert(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top, 1, top));
+	cr_assert(torrent_budget_allows(full + ahead_full, ahead_full, top, 1));
+	cr_assert(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top, 1));
 }
