@@ -18,6 +18,8 @@
 #   BENCH_CP_LIMIT  upload limit of each seeder for the network-bound cp
 #                   (default 40000000, about 1 Gbit/s in all; 0: skip it)
 #   BENCH_WARMUP    1 (default): one unreported `pieces download` first; 0: none
+#   BENCH_WARM_MB   MiB of memory touched before each timed copy or download
+#                   (default 2560; 0: none), see settle()
 #   BENCH_TIMEOUT   seconds per step (default 300)
 #   BENCH_DIR       where the temporary work folder goes (default /var/tmp)
 #   BENCH_RESULTS   report folder (default bench/results next to this script)
@@ -82,6 +84,7 @@ PLAY_RATE=${BENCH_PLAY_RATE:-8000000}
 SEED_LIMIT=${BENCH_SEED_LIMIT:-$PLAY_RATE}
 CP_LIMIT=${BENCH_CP_LIMIT:-40000000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
+WARM_MB=${BENCH_WARM_MB:-2560}
 RESULTS=${BENCH_RESULTS:-$HERE/results}
 
 for t in $TOOLS; do
@@ -271,6 +274,27 @@ test_ttfb() { # TOOL RUN
 # target: data on disk), and both again warm (informational: the second read
 # through the mount comes from the kernel's cache of the mounted file).
 drop_caches() { sync && echo 3 >/proc/sys/vm/drop_caches; }
+# settle: run right before each timed download or copy. On a VM with free
+# page reporting (these have it), memory freed for a second or two goes back
+# to the host, and the next step to touch it pays for that: a cp of 1 GiB
+# into fresh pages took 0.54 s after a 3 s pause and 0.26-0.36 s when the
+# same memory had just been touched. Which steps paid depended on what ran
+# before them. Touching WARM_MB of memory and freeing it makes every step
+# start from the same state, the one a machine without page reporting is
+# always in.
+settle() {
+	sync
+	[ "$WARM_MB" -gt 0 ] || return 0
+	$PY - "$WARM_MB" <<-'EOF'
+		import mmap, sys
+		n = int(sys.argv[1])
+		m = mmap.mmap(-1, n << 20)
+		block = b"\1" * (1 << 20)
+		for _ in range(n):
+		    m.write(block)
+		m.close()
+	EOF
+}
 peak_rss() { # PID: its peak resident memory so far in MiB, or "none"
 	awk '/^VmHWM:/ { printf "%d", $2 / 1024; f = 1 } END { if (!f) print "none" }' \
 		"/proc/$1/status" 2>/dev/null || echo none
@@ -280,7 +304,7 @@ test_cp() { # TOOL RUN [TEST-NAME]
 	local label=$name-$1-$2 t0 t1 c0 c1 ok dst=$W/copy rss
 	rm -rf "$dst"
 	mkdir -p "$dst"
-	sync
+	settle
 	mount_tool "$1" "$label" || { record "$1" "$name" "$2" ""; return; }
 	c0=$(cpu_busy)
 	t0=$(now)
@@ -323,7 +347,7 @@ test_download() { # RUN [TEST-NAME]: pieces download of the same torrent
 	local label=$name-$1 dir=$W/dl t0 t1 c0 c1 ok=ok
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	sync
+	settle
 	PORT=$((PORT + 1))
 	c0=$(cpu_busy)
 	t0=$(now)
@@ -346,7 +370,7 @@ test_cp_local() { # RUN
 	rm -rf "$dst"
 	mkdir -p "$dst"
 	cat "$SRC/single.bin" >/dev/null
-	sync
+	settle
 	c0=$(cpu_busy)
 	t0=$(now)
 	cp -r "$SRC/." "$dst/"
@@ -369,7 +393,7 @@ test_download_cp() { # RUN
 	rm -rf "$dir" "$dst"
 	mkdir -p "$dir" "$dst"
 	cat "$SRC/single.bin" >/dev/null
-	sync
+	settle
 	PORT=$((PORT + 1))
 	c0=$(cpu_busy)
 	t0=$(now)
