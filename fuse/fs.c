@@ -572,10 +572,12 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 			continue;
 		}
 		unlink_parked(fs, p);
-		/* Inside the piece just verified: from its data, still in memory. */
+		/*
+		 * Inside the piece just verified: from its data, still in
+		 * memory. Otherwise as any read (only direct reads are parked).
+		 */
 		if (serve_fresh(fs, p->req, p->off, p->len) < 0)
-			serve(fs, p->req, p->off, p->len, 0,
-			      p->seq); /* only direct reads are parked */
+			serve(fs, p->req, p->off, p->len, 0, p->seq);
 		free(p);
 	}
 }

@@ -206,6 +206,7 @@ put("src/payload/dir/sub/empty", 0)
 put("src/payload/mid.bin", 3 * M + 3)
 put("src/payload/tail/last.bin", 5 * M + 64 * K + 1)
 put("src/single/one.bin", 2 * M + 99)
+put("src/bigpiece/bp.bin", 4 * M)  # section g: a torrent of one 4 MiB piece
 PY
 OT_PORT=$(free_port)
 ANN=http://127.0.0.1:$OT_PORT/announce
@@ -529,8 +530,6 @@ fi
 # half received in a buffer for good.
 section "g: --on-demand, a piece whose reader went away"
 G=$T_DIR/mnt-g
-mkdir -p src/bigpiece
-$PY -c 'import os, random; open("src/bigpiece/bp.bin", "wb").write(random.Random(7).randbytes(4 << 20))'
 LTG_OK=0
 if "$PIECES" create -q -l 4M -o bigpiece.torrent src/bigpiece/bp.bin &&
 	start_lt_seed bigpiece.torrent src/bigpiece; then LTG_PID=$SEED_PID LTG_PORT=$SEED_PORT LTG_OK=1; fi
