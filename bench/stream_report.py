@@ -79,6 +79,9 @@ def main():
     w("| `cp -r` from the mount, fresh cache (MB/s) | %s | %s | ≥ 90 %% of `pieces download` (%s MB/s) | %s |"
       % (f(speed(p_cp), "%.1f"), f(speed(b_cp), "%.1f"), f(speed(dl), "%.1f"),
          met(None if r is None else r >= 0.9)))
+    p_cpd = med("pieces", "cp-dense", "s")
+    w("| for scale: `cp --sparse=never -r` from the mount, fresh cache (MB/s; %% of download) | %s (%s %%) | | | |"
+      % (f(speed(p_cpd), "%.1f"), f(None if ratio(dl, p_cpd) is None else 100 * ratio(dl, p_cpd), "%.0f")))
     cpl = med("pieces", "cp-local", "s")
     w("| for scale: `cp -r` of the same file from the local disk, page cache warm (MB/s) | %s | | | |"
       % f(speed(cpl), "%.1f"))
