@@ -23,50 +23,12 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 
-die() {
-	echo "download.sh: $*" >&2
-	exit 1
-}
-
-# --- Outer part: make the network namespace, re-run ourselves inside it. ---
-if [ -z "${PCBENCH_NETNS:-}" ]; then
-	[ "$(id -u)" = 0 ] || die "needs root (it creates a network namespace)"
-	command -v ip >/dev/null || die "needs ip (iproute2)"
-	NS=pcbench$$
-	INNER=
-	outer_cleanup() {
-		if [ -n "$INNER" ] && kill -0 "$INNER" 2>/dev/null; then
-			kill -TERM "$INNER" 2>/dev/null || true
-			for _ in $(seq 100); do
-				kill -0 "$INNER" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -KILL "$INNER" 2>/dev/null || true
-		fi
-		ip netns del "$NS" 2>/dev/null || true
-	}
-	trap outer_cleanup EXIT
-	trap 'exit 130' INT TERM
-	ip netns add "$NS" || die "cannot create network namespace $NS"
-	ip netns exec "$NS" ip link set lo up
-	PCBENCH_NETNS=$NS ip netns exec "$NS" "$BASH" "$0" "$@" &
-	INNER=$!
-	rc=0
-	wait "$INNER" || rc=$?
-	INNER=
-	exit "$rc"
-fi
-
-# --- Inner part: runs inside the namespace. ---
-[ "$(ip -o link show | wc -l)" = 1 ] || die "not in a namespace with only lo"
-
-if [ -z "${PIECES:-}" ]; then
-	for p in ./pieces "$HERE/../pieces"; do
-		if [ -x "$p" ]; then PIECES=$(cd "$(dirname "$p")" && pwd)/pieces; break; fi
-	done
-	: "${PIECES:=$(command -v pieces || true)}"
-fi
-{ [ -n "${PIECES:-}" ] && [ -x "$PIECES" ]; } || die "pieces binary not found: set PIECES"
+BENCH_NAME=download.sh
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+# Outside: run this script again inside its own network namespace; inside: go on.
+bench_netns pcbench "it creates a network namespace" "$0" "$@"
+bench_find_pieces
 
 # The source tree's state when the run starts (the binary is whatever PIECES is).
 GITV=$(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?')
