@@ -167,6 +167,26 @@ on_fatal(void *arg, const char *msg)
 	leave(m);
 }
 
+/*
+ * The cache's disk is full (or failing): unlike `pieces download`, the
+ * mount stays up, since what is verified still reads and seeds; reads of
+ * missing data fail until the engine tries again.
+ */
+static void
+on_disk_error(void *arg, int err, uint64_t pause_ms, const char *msg)
+{
+	struct mnt *m = arg;
+	char line[320];
+
+	snprintf(line, sizeof line,
+		 "%s; downloading paused for %llu s (verified data still reads; reads of "
+		 "missing data fail meanwhile)",
+		 msg, (unsigned long long)(pause_ms / 1000));
+	mlog(m, TORRENT_LOG_ERROR, line);
+	if (m->fs != NULL)
+		fs_disk_error(m->fs, err, loop_now_ms(m->loop) + pause_ms);
+}
+
 static void
 on_verified(void *arg, uint32_t piece)
 {
@@ -395,6 +415,7 @@ cmd_mount(int argc, char **argv)
 	    .complete = on_complete,
 	    .stopped = on_stopped,
 	    .fatal = on_fatal,
+	    .disk_error = on_disk_error,
 	    .verified = on_verified,
 	};
 	const char *fopts[MAX_FUSE_OPTS];

@@ -114,8 +114,10 @@ struct fs {
 	struct fuse_session *se;
 	struct loop_io *io;
 	struct fuse_buf buf;
-	int mounted; /* fuse_session_mount succeeded and fs_unmount has not run */
-	int leaving; /* no more parking: missing data reads fail with EIO */
+	int mounted;		 /* fuse_session_mount succeeded and fs_unmount has not run */
+	int leaving;		 /* no more parking: missing data reads fail with EIO */
+	int disk_err;		 /* errno of the last failed write to the cache */
+	uint64_t disk_err_until; /* until then, missing data reads fail with disk_err */
 
 	struct parked *head, *tail;
 	struct parked *buckets[PARK_BUCKETS];
@@ -471,11 +473,24 @@ sweep_interrupted(struct fs *fs)
 	}
 }
 
-/* Answers every parked read with err (the mount is going away). */
+/* Answers every read waiting for missing data with err. */
 static void
 fail_parked(struct fs *fs, int err)
 {
 	struct parked *p;
+
+	while ((p = fs->head) != NULL) {
+		bucket_del(fs, p);
+		unlink_parked(fs, p);
+		fuse_reply_err(p->req, err);
+		free(p);
+	}
+}
+
+/* ... and those waiting for a chunk too (the mount is going away). */
+static void
+fail_waiting(struct fs *fs, int err)
+{
 	struct cwait *w;
 
 	while ((w = fs->cwaits) != NULL) {
@@ -483,12 +498,7 @@ fail_parked(struct fs *fs, int err)
 		fuse_reply_err(w->req, err);
 		free(w);
 	}
-	while ((p = fs->head) != NULL) {
-		bucket_del(fs, p);
-		unlink_parked(fs, p);
-		fuse_reply_err(p->req, err);
-		free(p);
-	}
+	fail_parked(fs, err);
 }
 
 static void
@@ -580,6 +590,14 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 			serve(fs, p->req, p->off, p->len, 0, p->seq);
 		free(p);
 	}
+}
+
+void
+fs_disk_error(struct fs *fs, int err, uint64_t until_ms)
+{
+	fs->disk_err = -err > 0 ? -err : EIO;
+	fs->disk_err_until = until_ms;
+	fail_parked(fs, fs->disk_err);
 }
 
 unsigned
@@ -862,6 +880,9 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 			torrent_kick(fs->t);
 	} else if (fs->leaving) {
 		fuse_reply_err(req, EIO);
+	} else if (loop_now_ms(fs->loop) < fs->disk_err_until) {
+		/* Nothing new can be stored for now: waiting would only hang the reader. */
+		fuse_reply_err(req, fs->disk_err);
 	} else {
 		park(fs, req, toff, len, seq); /* kicks the engine */
 	}
@@ -1056,7 +1077,7 @@ session_ended(struct fs *fs)
 		fs->io = NULL;
 	}
 	fs->leaving = 1;
-	fail_parked(fs, EIO);
+	fail_waiting(fs, EIO);
 	if (fs->hooks.unmounted != NULL)
 		fs->hooks.unmounted(fs->hooks.arg);
 }
@@ -1229,7 +1250,7 @@ fs_unmount(struct fs *fs)
 {
 	fs->leaving = 1;
 	/* Replies first: fuse_session_unmount closes the fd they go through. */
-	fail_parked(fs, EIO);
+	fail_waiting(fs, EIO);
 	if (fs->io != NULL) {
 		loop_io_del(fs->io);
 		fs->io = NULL;

@@ -157,6 +157,8 @@ struct torrent {
 	struct loop_timer *rate_timer; /* wakes paused readers and uploads */
 	uint32_t failed_pieces;
 	uint32_t redownloaded;
+	uint64_t disk_pause_until; /* after a failed write (ops->disk_error): no requests */
+	unsigned disk_pauses;	   /* failed writes in a row, each pause twice as long */
 	uint32_t have_at_start;
 	uint8_t *verified_at_start; /* to count re-downloads of recorded pieces */
 
@@ -429,7 +431,7 @@ fill_requests(struct torrent *t, struct peer *p)
 	int n, i;
 
 	if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || t->stopping ||
-	    t->cfg.seed_only)
+	    t->cfg.seed_only || loop_now_ms(t->loop) < t->disk_pause_until)
 		return;
 	while (p->nreqs < p->max_reqs && p->nreqs < PEER_MAX_REQUESTS) {
 		unsigned want = p->max_reqs - p->nreqs, sent = 0;
@@ -542,6 +544,29 @@ piece_verified(struct torrent *t, uint32_t piece)
 		t->ops->verified(t->arg, piece);
 }
 
+/*
+ * A write failed and the owner wants to carry on (ops->disk_error): no
+ * requests until the pause ends. Pieces already on their way may fail the
+ * same way meanwhile; they are fetched again later, and do not lengthen
+ * the pause or report again. The tick refills the peers once it is over.
+ */
+static void
+disk_pause(struct torrent *t, int err, const char *msg)
+{
+	uint64_t now = loop_now_ms(t->loop), pause = TORRENT_DISK_PAUSE_MS;
+	unsigned i;
+
+	if (t->stopping || now < t->disk_pause_until)
+		return;
+	for (i = 0; i < t->disk_pauses && pause < TORRENT_DISK_PAUSE_MAX; i++)
+		pause *= 2;
+	if (pause > TORRENT_DISK_PAUSE_MAX)
+		pause = TORRENT_DISK_PAUSE_MAX;
+	t->disk_pauses++;
+	t->disk_pause_until = now + pause;
+	t->ops->disk_error(t->arg, err, pause, msg);
+}
+
 static void
 verify_done(void *arg)
 {
@@ -554,6 +579,8 @@ verify_done(void *arg)
 	t->jobs--;
 	if (j->ok && j->wrote == 0) {
 		int was_full = t->pbuf_bytes >= TORRENT_PIECE_BUDGET;
+
+		t->disk_pauses = 0;
 
 		/* Its data is still here: readers waiting for it can have it from memory. */
 		t->fresh = pb;
@@ -570,7 +597,9 @@ verify_done(void *arg)
 		snprintf(msg, sizeof msg, "cannot write piece %u: %s", piece, strerror(-j->wrote));
 		pbuf_free(t, pb);
 		picker_piece_failed(t->picker, piece);
-		if (t->ops->fatal != NULL && !t->stopping)
+		if (t->ops->disk_error != NULL)
+			disk_pause(t, j->wrote, msg);
+		else if (t->ops->fatal != NULL && !t->stopping)
 			t->ops->fatal(t->arg, msg);
 	} else {
 		t->failed_pieces++;

@@ -23,6 +23,8 @@
 
 #define TORRENT_PIECE_BUDGET   (32u << 20) /* bytes of pieces held in memory */
 #define TORRENT_AHEAD_BUDGET   (64u << 20) /* ... and this for pieces a reader needs soon */
+#define TORRENT_DISK_PAUSE_MS  5000u	   /* first pause after a failed write */
+#define TORRENT_DISK_PAUSE_MAX 300000u	   /* ... doubling up to this */
 #define TORRENT_MAX_CANDIDATES 2000u
 
 enum torrent_log_level {
@@ -75,6 +77,14 @@ struct torrent_ops {
 	void (*stopped)(void *arg);
 	/* A fatal error (disk full, cannot listen); the torrent stops itself. */
 	void (*fatal)(void *arg, const char *msg);
+	/*
+	 * Optional: a verified piece could not be written (err is -errno, e.g.
+	 * -ENOSPC). Without this op that is fatal. With it, the torrent goes
+	 * on seeding what it has but requests nothing more for pause_ms (5 s,
+	 * doubling up to 5 min while writes keep failing, back to 5 s after one
+	 * succeeds), then tries again: someone may have made room meanwhile.
+	 */
+	void (*disk_error)(void *arg, int err, uint64_t pause_ms, const char *msg);
 	/*
 	 * Optional: a piece was verified and written (the FUSE layer wakes
 	 * parked reads). Its data is in memory until this returns: see

@@ -20,7 +20,9 @@
 #  e. a stale mount point (daemon killed) gets a clear error;
 #  f. a single-file torrent and a torrent with BEP 47 padding files: the
 #     root holds the file / the top folder, padding hidden;
-#  g. --on-demand: a piece a killed reader had started is finished anyway.
+#  g. --on-demand: a piece a killed reader had started is finished anyway;
+#  h. the cache's disk fills up: the mount stays up, reads of missing data
+#     fail with ENOSPC at once, and with room again the download finishes.
 # In CI a FUSE mount that cannot be made is a failure, not a skip.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -41,10 +43,12 @@ fi
 # Mount points to detach (lazily) before lib.sh kills processes and
 # removes T_DIR, even when the test fails half-way.
 MOUNTS=""
+SMALL=""
 m_cleanup() {
 	for _m in $MOUNTS; do
 		fusermount3 -u -z "$_m" 2>/dev/null || true
 	done
+	[ -z "$SMALL" ] || umount -l "$SMALL" 2>/dev/null || true
 }
 trap 'm_cleanup; t_cleanup' EXIT
 
@@ -552,5 +556,36 @@ else
 	not_ok "mount of the one-piece torrent --on-demand"
 fi
 [ $LTG_OK -eq 1 ] && stop_pid "$LTG_PID"
+
+# ---- h: the cache's disk fills up ------------------------------------------------
+# The cache on a 1 MiB tmpfs, the torrent 2 MiB: writes fail with ENOSPC.
+# The mount must stay up, reads of missing data must fail at once with that
+# error rather than hang, and once the tmpfs is made larger the download
+# must go on by itself and finish.
+section "h: the cache's disk fills up"
+H=$T_DIR/mnt-h
+mkdir -p "$T_DIR/small"
+if [ $LT1_OK -eq 1 ] && mount -t tmpfs -o size=1m tmpfs "$T_DIR/small"; then
+	SMALL=$T_DIR/small
+	if do_mount "$H" "$T_DIR/single.torrent" --cache "$SMALL/cache"; then
+		check "a read of missing data fails with ENOSPC, at once" wait_for 30 "$MPID" sh -c "
+			timeout 10 cat '$H/one.bin' >/dev/null 2>'$T_DIR/h.err'
+			[ \$? -ne 124 ] && grep -q 'No space left on device' '$T_DIR/h.err'"
+		sed 's/^/#   /' "$T_DIR/h.err"
+		check "the mount stays up" is_mounted "$H"
+		check "... answers" [ "$(timeout 5 ls "$H")" = one.bin ]
+		check "... and keeps what it stored" [ "$(xattr "$H" verified || echo 0)" -gt 0 ]
+		mount -o remount,size=16m "$SMALL"
+		check "with room again, the download goes on and the file reads whole" \
+			wait_for 60 "$MPID" guarded 20 sh -c "cmp -s '$H/one.bin' src/single/one.bin 2>/dev/null"
+		check "the cache is complete" [ "$(xattr "$H" progress)" = "100.0%" ]
+		unmount_wait "$H" || true
+	else
+		not_ok "mount with its cache on a small tmpfs"
+	fi
+	umount "$SMALL" && SMALL=
+else
+	not_ok "a 1 MiB tmpfs for the cache (needs root)"
+fi
 
 t_done
