@@ -116,7 +116,7 @@ struct fs {
 	struct fuse_buf buf;
 	int mounted;		 /* fuse_session_mount succeeded and fs_unmount has not run */
 	int leaving;		 /* no more parking: missing data reads fail with EIO */
-	int disk_err;		 /* errno of the last failed write to the cache */
+	int disk_err;		 /* errno of a failed write to the cache, 0 once one works */
 	uint64_t disk_err_until; /* until then, missing data reads fail with disk_err */
 
 	struct parked *head, *tail;
@@ -141,7 +141,8 @@ static const char *const xattr_names[] = {
     "user.pieces.progress", "user.pieces.verified",   "user.pieces.infohash",
     "user.pieces.peers",    "user.pieces.downloaded",
 };
-#define NXATTRS (sizeof xattr_names / sizeof xattr_names[0])
+#define NXATTRS	    (sizeof xattr_names / sizeof xattr_names[0])
+#define XATTR_ERROR "user.pieces.error"
 
 static void __attribute__((format(printf, 3, 4)))
 fs_log(struct fs *fs, enum torrent_log_level level, const char *fmt, ...)
@@ -557,6 +558,9 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 {
 	struct parked **pp = &fs->buckets[piece % PARK_BUCKETS], *p, *ready = NULL;
 
+	/* Written, so the cache takes data again. */
+	fs->disk_err = 0;
+	fs->disk_err_until = 0;
 	tree_piece_verified(&fs->tree, piece);
 	stream_piece_verified(fs->stream, piece);
 	keep_fresh(fs, piece);
@@ -932,6 +936,12 @@ xattr_value(struct fs *fs, const struct tree_node *n, const char *name, char *ou
 		torrent_get_stats(fs->t, &st);
 		return snprintf(out, cap, "%llu", (unsigned long long)st.downloaded);
 	}
+	/* Only while the cache refuses data (listed then only, see op_listxattr). */
+	if (strcmp(name, XATTR_ERROR) == 0 && fs->disk_err != 0) {
+		int len = snprintf(out, cap, "%s", strerror(fs->disk_err));
+
+		return len < (int)cap ? len : (int)cap - 1;
+	}
 	return -1;
 }
 
@@ -975,6 +985,10 @@ op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 		memcpy(list + len, xattr_names[i], n);
 		len += n;
+	}
+	if (fs->disk_err != 0) {
+		memcpy(list + len, XATTR_ERROR, sizeof XATTR_ERROR);
+		len += sizeof XATTR_ERROR;
 	}
 	if (size == 0)
 		fuse_reply_xattr(req, len);

@@ -22,7 +22,8 @@
 #     root holds the file / the top folder, padding hidden;
 #  g. --on-demand: a piece a killed reader had started is finished anyway;
 #  h. the cache's disk fills up: the mount stays up, reads of missing data
-#     fail with ENOSPC at once, and with room again the download finishes.
+#     fail with ENOSPC at once, user.pieces.error says so, and with room
+#     again the download finishes.
 # In CI a FUSE mount that cannot be made is a failure, not a skip.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -572,6 +573,9 @@ if [ $LT1_OK -eq 1 ] && mount -t tmpfs -o size=1m tmpfs "$T_DIR/small"; then
 			timeout 10 cat '$H/one.bin' >/dev/null 2>'$T_DIR/h.err'
 			[ \$? -ne 124 ] && grep -q 'No space left on device' '$T_DIR/h.err'"
 		sed 's/^/#   /' "$T_DIR/h.err"
+		check "user.pieces.error says why" [ "$(xattr "$H/one.bin" error)" = "No space left on device" ]
+		check "... and getfattr -d lists it" sh -c "
+			getfattr --absolute-names -d '$H' 2>/dev/null | grep -q '^user.pieces.error='"
 		check "the mount stays up" is_mounted "$H"
 		check "... answers" [ "$(timeout 5 ls "$H")" = one.bin ]
 		check "... and keeps what it stored" [ "$(xattr "$H" verified || echo 0)" -gt 0 ]
@@ -579,6 +583,8 @@ if [ $LT1_OK -eq 1 ] && mount -t tmpfs -o size=1m tmpfs "$T_DIR/small"; then
 		check "with room again, the download goes on and the file reads whole" \
 			wait_for 60 "$MPID" guarded 20 sh -c "cmp -s '$H/one.bin' src/single/one.bin 2>/dev/null"
 		check "the cache is complete" [ "$(xattr "$H" progress)" = "100.0%" ]
+		check "... and user.pieces.error is gone" sh -c "
+			! getfattr --absolute-names -d '$H' 2>/dev/null | grep -q '^user.pieces.error='"
 		unmount_wait "$H" || true
 	else
 		not_ok "mount with its cache on a small tmpfs"
