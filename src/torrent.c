@@ -550,19 +550,27 @@ piece_verified(struct torrent *t, uint32_t piece)
  * same way meanwhile; they are fetched again later, and do not lengthen
  * the pause or report again. The tick refills the peers once it is over.
  */
+uint64_t
+torrent_disk_pause_ms(unsigned failures)
+{
+	uint64_t pause = TORRENT_DISK_PAUSE_MS;
+	unsigned i;
+
+	for (i = 0; i < failures && pause < TORRENT_DISK_PAUSE_MAX; i++)
+		pause *= 2;
+	return pause < TORRENT_DISK_PAUSE_MAX ? pause : TORRENT_DISK_PAUSE_MAX;
+}
+
 static void
 disk_pause(struct torrent *t, int err, const char *msg)
 {
-	uint64_t now = loop_now_ms(t->loop), pause = TORRENT_DISK_PAUSE_MS;
-	unsigned i;
+	uint64_t now = loop_now_ms(t->loop), pause;
 
 	if (t->stopping || now < t->disk_pause_until)
 		return;
-	for (i = 0; i < t->disk_pauses && pause < TORRENT_DISK_PAUSE_MAX; i++)
-		pause *= 2;
-	if (pause > TORRENT_DISK_PAUSE_MAX)
-		pause = TORRENT_DISK_PAUSE_MAX;
-	t->disk_pauses++;
+	pause = torrent_disk_pause_ms(t->disk_pauses);
+	if (t->disk_pauses < UINT_MAX)
+		t->disk_pauses++;
 	t->disk_pause_until = now + pause;
 	t->ops->disk_error(t->arg, err, pause, msg);
 }

@@ -156,5 +156,11 @@ void torrent_kick(struct torrent *t);
  * is tested on its own.
  */
 int torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int deadline);
+/*
+ * How long requests pause after a failed write when `failures` writes had
+ * already failed in a row before it: TORRENT_DISK_PAUSE_MS, doubling each
+ * time, at most TORRENT_DISK_PAUSE_MAX.
+ */
+uint64_t torrent_disk_pause_ms(unsigned failures);
 
 #endif

@@ -4,6 +4,7 @@
  * endgame, and a 10,000-peer simulation that downloads everything.
  */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -871,4 +872,15 @@ Test(budget, readahead_has_an_allowance_blocked_reads_have_no_limit)
 	/* A piece a read is blocked on: always. */
 	cr_assert(torrent_budget_allows(full + ahead_full, ahead_full, top, 1));
 	cr_assert(torrent_budget_allows(UINT64_MAX / 2, UINT64_MAX / 4, top, 1));
+}
+
+Test(budget, a_failed_write_pauses_requests_longer_each_time_in_a_row)
+{
+	cr_assert_eq(torrent_disk_pause_ms(0), TORRENT_DISK_PAUSE_MS);
+	cr_assert_eq(torrent_disk_pause_ms(1), 2 * TORRENT_DISK_PAUSE_MS);
+	cr_assert_eq(torrent_disk_pause_ms(3), 8 * TORRENT_DISK_PAUSE_MS);
+	/* Capped, also for counts that would overflow a shift. */
+	cr_assert_eq(torrent_disk_pause_ms(6), TORRENT_DISK_PAUSE_MAX);
+	cr_assert_eq(torrent_disk_pause_ms(64), TORRENT_DISK_PAUSE_MAX);
+	cr_assert_eq(torrent_disk_pause_ms(UINT_MAX), TORRENT_DISK_PAUSE_MAX);
 }
