@@ -76,6 +76,13 @@ peer_new(struct loop *loop, int fd, const struct sockaddr *sa, socklen_t salen,
 	memcpy(&p->addr, sa, salen);
 	p->addrlen = salen;
 	peer_addr_str(sa, p->name, sizeof p->name);
+	snprintf(p->ip, sizeof p->ip, "?");
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, p->ip,
+			  sizeof p->ip);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  p->ip, sizeof p->ip);
 	memcpy(p->info_hash, info_hash, 20);
 	memcpy(p->my_peer_id, my_id, 20);
 	p->piece_count = piece_count;

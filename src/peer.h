@@ -78,7 +78,8 @@ struct peer {
 	int incoming;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	char name[PEER_NAME_LEN]; /* "1.2.3.4:5678" for logs */
+	char name[PEER_NAME_LEN];  /* "1.2.3.4:5678" for logs */
+	char ip[INET6_ADDRSTRLEN]; /* the address alone, made once: blocks are credited to it */
 	char close_reason[128];
 	uint64_t created_ms;
 	uint64_t last_recv_ms;

@@ -318,18 +318,17 @@ pbuf_free(struct torrent *t, struct pbuf *pb)
 	free(pb);
 }
 
+/* Called for every block received: p->ip is made once per peer, not here. */
 static void
 pbuf_contrib(struct pbuf *pb, const struct peer *p)
 {
-	char ip[INET6_ADDRSTRLEN];
 	unsigned i;
 
-	ip_of(&p->addr, ip, sizeof ip);
 	for (i = 0; i < pb->ncontrib; i++)
-		if (strcmp(pb->contrib[i], ip) == 0)
+		if (strcmp(pb->contrib[i], p->ip) == 0)
 			return;
 	if (pb->ncontrib < MAX_CONTRIB)
-		snprintf(pb->contrib[pb->ncontrib++], INET6_ADDRSTRLEN, "%s", ip);
+		memcpy(pb->contrib[pb->ncontrib++], p->ip, sizeof p->ip);
 }
 
 /* ---- requests ---------------------------------------------------------- */
