@@ -615,7 +615,8 @@ verify_done(void *arg)
 		for (i = 0; i < pb->ncontrib; i++) {
 			struct strike *s = strike_find(t, pb->contrib[i], 1);
 
-			if (s != NULL && ++s->strikes > STRIKE_LIMIT)
+			/* Once: pieces it had a hand in may still fail after the ban. */
+			if (s != NULL && ++s->strikes == STRIKE_LIMIT + 1)
 				tlog(t, TORRENT_LOG_WARNING, "banning %s: sent bad data %d times",
 				     s->ip, s->strikes);
 		}
@@ -626,11 +627,8 @@ verify_done(void *arg)
 			struct peer *p, *next;
 
 			for (p = t->peers; p != NULL; p = next) {
-				char ip[INET6_ADDRSTRLEN];
-
 				next = p->next;
-				ip_of(&p->addr, ip, sizeof ip);
-				if (ip_banned(t, ip))
+				if (ip_banned(t, p->ip))
 					peer_close(p, "sent data that failed verification");
 			}
 		}

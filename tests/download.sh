@@ -11,7 +11,9 @@
 #  f. kill -9 mid-download, then the same command again: it completes and
 #     does not download again a piece the resume file had recorded;
 #  g. an already complete torrent (with and without resume data): exit 0,
-#     everything on disk, nothing downloaded.
+#     everything on disk, nothing downloaded;
+#  h. a seeder that answers every request with random bytes, beside an
+#     honest one: the file is still exact, the liar banned, the honest not.
 # Every download goes into an empty folder under `timeout 60` and every file
 # is compared with the source (the 0-byte file included).
 . "$(dirname "$0")/lib.sh"
@@ -444,5 +446,39 @@ if [ $RC -eq 0 ]; then ok "complete (no resume data): exits 0"; else not_ok "com
 check "complete (no resume data): summary: $N pieces were on disk, 0 downloaded" \
 	summary_has dl-present ": complete, 100\.0% .*; $N pieces were on disk, 0 downloaded"
 check "complete (no resume data): files untouched" same_data src/$MULTI dl-present/$MULTI
+
+# ---- h: a seeder that sends bad data -------------------------------------------
+section "h: a lying seeder beside an honest one"
+# An honest libtorrent seeder on 127.0.0.2 and tests/py/liar_seed.py on
+# 127.0.0.3, which claims every piece and answers every request with random
+# bytes. The download must still be exact, the liar's address banned once
+# it has failed STRIKE_LIMIT (3) pieces, and the honest one never.
+"$PIECES" create -q -l 64K -o liar.torrent src/$BIG
+LIAR_OK=0
+if start_lt_seed liar.torrent src 0 127.0.0.2; then
+	HONEST_PID=$SEED_PID HONEST_PORT=$SEED_PORT
+	$PY "$top_srcdir/tests/py/liar_seed.py" --ip 127.0.0.3 --timeout 90 liar.torrent >liar.log 2>&1 &
+	LIAR_PID=$!
+	t_track $LIAR_PID
+	if wait_for 20 $LIAR_PID grep -q '^ready ' liar.log; then
+		LIAR_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' liar.log)
+		LIAR_OK=1
+	fi
+fi
+if [ $LIAR_OK -eq 1 ]; then
+	fetch liar.torrent dl-liar --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
+	if [ $RC -eq 0 ]; then ok "liar: exits 0"; else not_ok "liar: exits 0"; show_failure dl-liar; fi
+	check "liar: the file matches the source" same_data src/$BIG dl-liar/$BIG
+	stop_pid $LIAR_PID
+	echo "# $(grep -c 'failed verification' dl-liar.err) pieces failed verification; liar: $(grep '^served' liar.log | head -3 | tr '\n' ' ')"
+	check "liar: it did send blocks" grep -q '^served .* blocks=[1-9]' liar.log
+	check "liar: its address is banned, once" [ "$(grep -c 'banning 127\.0\.0\.3' dl-liar.err)" -eq 1 ]
+	check "liar: the honest seeder is not" sh -c "! grep -q 'banning 127\.0\.0\.2' dl-liar.err"
+	check "liar: the summary counts the failed pieces" summary_has dl-liar ": complete, 100\.0% .*, [1-9][0-9]* failed verification"
+	stop_pid $HONEST_PID
+else
+	not_ok "liar: an honest libtorrent seeder and liar_seed.py start"
+	cat liar.log 2>/dev/null | sed 's/^/#   /'
+fi
 
 t_done

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""A seeder that lies, for the integration tests (raw sockets, BEP 3).
+
+    liar_seed.py TORRENT [--ip IP] [--port PORT] [--timeout SECS]
+
+Listens on IP:PORT (default 127.0.0.1, port 0 = any) and serves every peer
+that connects: handshake, a BITFIELD claiming every piece, UNCHOKE, and for
+each REQUEST a PIECE message of the right index, offset and length whose
+bytes are random: well-formed, and wrong. No real client sends bad data on
+purpose, so this is the one hand-written peer the download tests use.
+Prints one line
+    ready port=N
+once listening, then one line per connection when it ends:
+    served peer=HOST:PORT blocks=B bytes=N closed_by_peer=yes|no
+Runs until killed (SIGTERM/SIGINT end it quietly) or --timeout (default
+120 s) passes.
+"""
+import argparse
+import hashlib
+import os
+import random
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+
+def bdecode(b, i=0):
+    """Returns (value, end); dicts also record each value's raw span."""
+    c = b[i:i + 1]
+    if c == b"i":
+        j = b.index(b"e", i)
+        return int(b[i + 1:j]), j + 1
+    if c == b"l":
+        i += 1
+        out = []
+        while b[i:i + 1] != b"e":
+            v, i = bdecode(b, i)
+            out.append(v)
+        return out, i + 1
+    if c == b"d":
+        i += 1
+        out = {}
+        while b[i:i + 1] != b"e":
+            k, i = bdecode(b, i)
+            start = i
+            v, i = bdecode(b, i)
+            out[k] = v
+            out[b"__span_" + k] = (start, i)
+        return out, i + 1
+    j = b.index(b":", i)
+    n = int(b[i:j])
+    return b[j + 1:j + 1 + n], j + 1 + n
+
+
+def torrent_facts(path):
+    raw = open(path, "rb").read()
+    top, _ = bdecode(raw)
+    s, e = top[b"__span_info"]
+    npieces = len(top[b"info"][b"pieces"]) // 20
+    return hashlib.sha1(raw[s:e]).digest(), npieces
+
+
+class Conn:
+    def __init__(self, sock, addr):
+        self.s = sock
+        self.name = "%s:%d" % addr[:2]
+        self.inbuf = b""
+        self.out = bytearray()
+        self.shook = False
+        self.blocks = 0
+        self.bytes = 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("torrent")
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=120.0)
+    a = ap.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    info_hash, npieces = torrent_facts(a.torrent)
+    rng = random.Random(os.getpid())
+    my_id = b"-LI0001-" + rng.randbytes(12)
+    bitfield = bytearray((npieces + 7) // 8)
+    for i in range(npieces):
+        bitfield[i // 8] |= 0x80 >> (i % 8)
+
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.ip, a.port))
+    ls.listen(16)
+    ls.setblocking(False)
+    print("ready port=%d" % ls.getsockname()[1], flush=True)
+
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ, None)
+    end = time.monotonic() + a.timeout
+
+    def close(c, by_peer):
+        sel.unregister(c.s)
+        c.s.close()
+        print("served peer=%s blocks=%d bytes=%d closed_by_peer=%s"
+              % (c.name, c.blocks, c.bytes, "yes" if by_peer else "no"), flush=True)
+
+    def frame(mid, payload=b""):
+        return struct.pack(">IB", 1 + len(payload), mid) + payload
+
+    while time.monotonic() < end:
+        for key, ev in sel.select(timeout=0.5):
+            if key.data is None:
+                try:
+                    s, addr = ls.accept()
+                except BlockingIOError:
+                    continue
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ, Conn(s, addr))
+                continue
+            c = key.data
+            if ev & selectors.EVENT_WRITE and c.out:
+                try:
+                    n = c.s.send(c.out)
+                    del c.out[:n]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    close(c, True)
+                    continue
+            if ev & selectors.EVENT_READ:
+                try:
+                    d = c.s.recv(1 << 16)
+                except BlockingIOError:
+                    d = None
+                except OSError:
+                    d = b""
+                if d == b"":
+                    close(c, True)
+                    continue
+                if d:
+                    c.inbuf += d
+            if not c.shook and len(c.inbuf) >= 68:
+                if c.inbuf[:20] != b"\x13BitTorrent protocol" or c.inbuf[28:48] != info_hash:
+                    close(c, False)
+                    continue
+                c.inbuf = c.inbuf[68:]
+                c.shook = True
+                c.out += b"\x13BitTorrent protocol" + bytes(8) + info_hash + my_id
+                c.out += frame(5, bytes(bitfield)) + frame(1)
+            while c.shook and len(c.inbuf) >= 4:
+                (n,) = struct.unpack(">I", c.inbuf[:4])
+                if len(c.inbuf) < 4 + n:
+                    break
+                body, c.inbuf = c.inbuf[4:4 + n], c.inbuf[4 + n:]
+                if n == 13 and body[0] == 6:
+                    index, begin, length = struct.unpack(">III", body[1:])
+                    if length <= 1 << 17:
+                        c.out += frame(7, struct.pack(">II", index, begin) + rng.randbytes(length))
+                        c.blocks += 1
+                        c.bytes += length
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if c.out else 0)
+            sel.modify(c.s, want, c)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
