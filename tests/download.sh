@@ -13,12 +13,16 @@
 #  g. an already complete torrent (with and without resume data): exit 0,
 #     everything on disk, nothing downloaded;
 #  h. a seeder that answers every request with random bytes, beside an
-#     honest one: the file is still exact, the liar banned, the honest not.
+#     honest one: the file is still exact, the liar banned, the honest not;
+#  i. the download folder's disk fills up: a clear error and exit 1; with
+#     room again the same command keeps what was written and finishes.
 # Every download goes into an empty folder under `timeout 60` and every file
 # is compared with the source (the 0-byte file included).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
 cd "$T_DIR"
+# Section i mounts a tmpfs in T_DIR: detach it before lib.sh removes T_DIR.
+trap 'umount -l "$T_DIR/small" 2>/dev/null || true; t_cleanup' EXIT
 
 missing=""
 for tool in opentracker transmission-cli aria2c; do
@@ -479,6 +483,33 @@ if [ $LIAR_OK -eq 1 ]; then
 else
 	not_ok "liar: an honest libtorrent seeder and liar_seed.py start"
 	cat liar.log 2>/dev/null | sed 's/^/#   /'
+fi
+
+# ---- i: the disk fills up --------------------------------------------------------
+section "i: the disk fills up"
+# The download folder on a 1 MiB tmpfs, the payload 8 MiB: pieces must stop
+# with a clear error and exit 1; with room again, the same command must keep
+# what was written and finish.
+mkdir -p small
+if start_lt_seed liar.torrent src 0 127.0.0.2 && mount -t tmpfs -o size=1m tmpfs small; then
+	FULL_PID=$SEED_PID
+	fetch liar.torrent small/dl --peer 127.0.0.2:$SEED_PORT
+	check "full disk: exit status 1" [ $RC -eq 1 ]
+	check "full disk: says why" grep -q 'cannot write piece [0-9]*: No space left on device' small/dl.err
+	sed 's/^/#   /' small/dl.err | tail -3
+	mount -o remount,size=32m small
+	fetch liar.torrent small/dl --peer 127.0.0.2:$SEED_PORT
+	if [ $RC -eq 0 ]; then ok "full disk: with room, the same command finishes"; else
+		not_ok "full disk: with room, the same command finishes"
+		show_failure small/dl
+	fi
+	check "full disk: ... keeping what it had written" summary_has small/dl "; [1-9][0-9]* pieces were on disk"
+	check "full disk: ... and the file matches the source" same_data src/$BIG small/dl/$BIG
+	umount small
+	stop_pid $FULL_PID
+else
+	not_ok "full disk: a seeder and a 1 MiB tmpfs (needs root)"
+	umount small 2>/dev/null || true
 fi
 
 t_done
