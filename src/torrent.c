@@ -543,12 +543,6 @@ piece_verified(struct torrent *t, uint32_t piece)
 		t->ops->verified(t->arg, piece);
 }
 
-/*
- * A write failed and the owner wants to carry on (ops->disk_error): no
- * requests until the pause ends. Pieces already on their way may fail the
- * same way meanwhile; they are fetched again later, and do not lengthen
- * the pause or report again. The tick refills the peers once it is over.
- */
 uint64_t
 torrent_disk_pause_ms(unsigned failures)
 {
@@ -560,6 +554,12 @@ torrent_disk_pause_ms(unsigned failures)
 	return pause < TORRENT_DISK_PAUSE_MAX ? pause : TORRENT_DISK_PAUSE_MAX;
 }
 
+/*
+ * A write failed and the owner wants to carry on (ops->disk_error): no
+ * requests until the pause ends. Pieces already on their way may fail the
+ * same way meanwhile; they are fetched again later, and do not lengthen
+ * the pause or report again. The tick refills the peers once it is over.
+ */
 static void
 disk_pause(struct torrent *t, int err, const char *msg)
 {
