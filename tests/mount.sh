@@ -23,7 +23,9 @@
 #  g. --on-demand: a piece a killed reader had started is finished anyway;
 #  h. the cache's disk fills up: the mount stays up, reads of missing data
 #     fail with ENOSPC at once, user.pieces.error says so, and with room
-#     again the download finishes.
+#     again the download finishes;
+#  i. a mount of a complete cache seeds it whole to a libtorrent leecher
+#     that knows no other peer.
 # In CI a FUSE mount that cannot be made is a failure, not a skip.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -592,6 +594,42 @@ if [ $LT1_OK -eq 1 ] && mount -t tmpfs -o size=1m tmpfs "$T_DIR/small"; then
 	umount "$SMALL" && SMALL=
 else
 	not_ok "a 1 MiB tmpfs for the cache (needs root)"
+fi
+
+# ---- i: a mount seeds ---------------------------------------------------------
+# a's cache is complete. Mounted again on a known port, with every other
+# seeder long gone, it must upload the whole torrent to a libtorrent
+# leecher that knows no other peer: the leecher gets a copy of the torrent
+# without its tracker (same info dictionary, so the same info-hash) and
+# only the mount's address.
+section "i: the mount seeds what it has"
+I=$T_DIR/mnt-i
+$PY - multi.torrent notracker.torrent <<'PY'
+import sys
+raw = open(sys.argv[1], "rb").read()
+# The metainfo's top level is d8:announce<url>...: drop that one key.
+assert raw.startswith(b"d8:announce")
+n = raw.index(b":", 11)
+end = n + 1 + int(raw[11:n])
+open(sys.argv[2], "wb").write(b"d" + raw[end:])
+PY
+check "the tracker-less copy has the same info-hash" [ "$(info_field notracker.torrent info_hash)" = "$HASH" ]
+I_PORT=$(free_port)
+if do_mount "$I" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-a" -p "$I_PORT"; then
+	mkdir leech-i
+	$PY "$top_srcdir/tests/py/lt_leech.py" --ip 127.0.0.5 --peer "127.0.0.1:$I_PORT" \
+		--timeout 60 notracker.torrent leech-i >leech-i.out 2>leech-i.err &
+	LEECH_PID=$!
+	t_track $LEECH_PID
+	LRC=0
+	wait $LEECH_PID || LRC=$?
+	sed 's/^/#   /' leech-i.out
+	[ $LRC -eq 0 ] || tail -5 leech-i.err | sed 's/^/#   /'
+	check "a libtorrent leecher gets the whole torrent from the mount alone" [ $LRC -eq 0 ]
+	check "... byte for byte" same_tree src/payload leech-i/payload
+	unmount_wait "$I" || true
+else
+	not_ok "mount of a's complete cache on port $I_PORT"
 fi
 
 t_done
