@@ -37,6 +37,7 @@ struct dl {
 	double seed_ratio;     /* stop at this upload/size ratio; 0 = no limit */
 	uint64_t seed_time_ms; /* stop after seeding this long; 0 = no limit */
 	uint64_t seed_start_ms;
+	uint64_t next_line_ms; /* not a terminal: the next progress line, every 10 s */
 	uint64_t start_ms;
 	char fatal[256];
 };
@@ -150,8 +151,14 @@ on_progress(struct loop_timer *tm, void *arg)
 	struct dl *d = arg;
 	struct torrent_stats s;
 
-	if (d->verbosity > 0)
+	/*
+	 * Every second, so that --seed-time and --seed-ratio stop on time;
+	 * without a terminal, a progress line only every 10 s.
+	 */
+	if (d->verbosity > 0 && (d->tty || loop_now_ms(d->loop) >= d->next_line_ms)) {
 		show_progress(d, 0);
+		d->next_line_ms = loop_now_ms(d->loop) + 10000;
+	}
 	torrent_get_stats(d->t, &s);
 	if (d->seed && s.complete && !d->interrupted && !d->done) {
 		uint64_t now = loop_now_ms(d->loop);
@@ -169,7 +176,7 @@ on_progress(struct loop_timer *tm, void *arg)
 			return;
 		}
 	}
-	loop_timer_start(tm, d->tty ? 1000 : 10000);
+	loop_timer_start(tm, 1000);
 }
 
 static void
@@ -441,7 +448,8 @@ run(int argc, char **argv, int seed_cmd)
 	loop_signal(d.loop, SIGINT, on_signal, &d);
 	loop_signal(d.loop, SIGTERM, on_signal, &d);
 	d.progress = loop_timer_new(d.loop, on_progress, &d);
-	loop_timer_start(d.progress, d.tty ? 1000 : 10000);
+	d.next_line_ms = loop_now_ms(d.loop) + 10000;
+	loop_timer_start(d.progress, 1000);
 	d.start_ms = loop_now_ms(d.loop);
 	if (loop_run(d.loop) < 0) {
 		cmd_error("event loop failed: %s", strerror(errno));

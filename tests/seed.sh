@@ -23,6 +23,10 @@
 #  4. Rate limits: `pieces seed --max-up 1M` measured by a libtorrent leecher,
 #     `pieces download --max-down 1M` from a libtorrent seeder (16 MiB each);
 #     the measured rate / limit is printed and must be within 0.5x..1.5x.
+#  5. IPv6: `pieces seed --bind ::1`, `pieces download` from it over ::1.
+#  6. Seeding goals: `pieces seed --seed-time 3s` stops by itself (status 0,
+#     not before 3 s); `pieces seed --seed-ratio 1` stops by itself once a
+#     libtorrent leecher has downloaded the whole torrent from it.
 # Every download is compared byte for byte with the source.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -572,6 +576,51 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
 else
 	echo "# no ::1 on lo here: IPv6 case not run"
 	not_ok "ipv6: loopback has ::1"
+fi
+
+# ---- 6: seeding goals -------------------------------------------------------------
+section "6: --seed-time and --seed-ratio"
+# exits_by SECS PID: PID ends within SECS; its exit status in EXIT_RC.
+exits_by() {
+	wait_for "$1" "" sh -c "! kill -0 $2 2>/dev/null" || return 1
+	EXIT_RC=0
+	wait "$2" || EXIT_RC=$?
+}
+mk goal-time $SINGLE
+t0=$(date +%s)
+if start_pieces_seed goal-time goal-time.torrent src --seed-time 3s && GT=$PS_PID; then
+	if exits_by 30 $GT; then
+		took=$(($(date +%s) - t0))
+		echo "# --seed-time 3s: exited after ${took} s, status $EXIT_RC"
+		check "seed-time: pieces seed --seed-time 3s stops by itself, status 0" [ $EXIT_RC -eq 0 ]
+		check "seed-time: ... not before 3 s" [ $took -ge 3 ]
+		check "seed-time: ... and says why" log_has goal-time.err '^pieces: seeding goal reached'
+	else
+		not_ok "seed-time: pieces seed --seed-time 3s stops by itself within 30 s"
+		stop_pieces $GT
+	fi
+else
+	not_ok "seed-time: pieces seed --seed-time 3s starts"
+fi
+mk goal-ratio $RATE 256K
+if start_pieces_seed goal-ratio goal-ratio.torrent src --seed-ratio 1 && GR=$PS_PID; then
+	mkdir dl-goal-ratio
+	RC=0
+	timeout 60 $PY "$LEECH" --timeout 50 --peer 127.0.0.1:$PS_PORT goal-ratio.torrent dl-goal-ratio \
+		>dl-goal-ratio.log 2>&1 || RC=$?
+	check "seed-ratio: libtorrent downloads the 16 MiB from it (status $RC)" [ $RC -eq 0 ]
+	check "seed-ratio: ... byte for byte" same_data src/$RATE dl-goal-ratio/$RATE
+	if exits_by 30 $GR; then
+		check "seed-ratio: pieces seed --seed-ratio 1 stops by itself once it has uploaded the torrent, status 0" \
+			[ $EXIT_RC -eq 0 ]
+		check "seed-ratio: ... and says why" log_has goal-ratio.err '^pieces: seeding goal reached'
+		sed -n '$p' goal-ratio.out | sed 's/^/#   /'
+	else
+		not_ok "seed-ratio: pieces seed --seed-ratio 1 stops by itself within 30 s of the upload"
+		stop_pieces $GR
+	fi
+else
+	not_ok "seed-ratio: pieces seed --seed-ratio 1 starts"
 fi
 
 section "end"
