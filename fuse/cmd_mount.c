@@ -574,6 +574,8 @@ cmd_mount(int argc, char **argv)
 		cmd_error("cannot initialise the event loop");
 		goto out;
 	}
+	if (cmd_http_env(http) < 0)
+		goto out;
 	if ((m.t = torrent_new(m.loop, http, mi, &cfg, &ops, &m, &err)) == NULL) {
 		cmd_error("%s", err.msg);
 		goto out;

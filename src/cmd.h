@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "http.h"
 #include "torrent.h"
 
 /* Options every engine command takes (long-option values for getopt_long). */
@@ -42,6 +43,12 @@ int cmd_add_peers(struct torrent *t, const struct cmd_peers *peers);
 int cmd_add_peer(struct torrent *t, const char *arg);
 /* A decimal in 0..max, or -1. */
 long cmd_parse_num(const char *s, long max);
+/*
+ * Settings the HTTP client takes from the environment, as curl(1) does:
+ * CURL_CA_BUNDLE, a PEM file of CA certificates HTTPS trackers are checked
+ * against instead of the system's. -1 with a message on failure.
+ */
+int cmd_http_env(struct http *h);
 
 int cmd_info(int argc, char **argv);
 int cmd_create(int argc, char **argv);

@@ -123,3 +123,17 @@ cmd_add_peers(struct torrent *t, const struct cmd_peers *peers)
 	}
 	return 0;
 }
+
+int
+cmd_http_env(struct http *h)
+{
+	const char *ca = getenv("CURL_CA_BUNDLE");
+
+	if (ca == NULL || *ca == '\0')
+		return 0;
+	if (http_set_ca_file(h, ca) < 0) {
+		cmd_error("out of memory");
+		return -1;
+	}
+	return 0;
+}

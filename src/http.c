@@ -26,6 +26,7 @@ struct http {
 	struct http_req *reqs; /* doubly linked list of running requests */
 	unsigned active;
 	char iface[80]; /* CURLOPT_INTERFACE value, "" for none */
+	char *ca_file;	/* CURLOPT_CAINFO value, NULL for libcurl's default */
 };
 
 struct http_req {
@@ -228,6 +229,7 @@ http_free(struct http *h)
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi);
 	loop_timer_free(h->timer);
+	free(h->ca_file);
 	free(h);
 }
 
@@ -263,6 +265,8 @@ http_get(struct http *h, const char *url, size_t max_body, long timeout_ms, http
 	if (h->iface[0] != '\0')
 		curl_easy_setopt(r->easy, CURLOPT_INTERFACE, h->iface);
 #if LIBCURL_VERSION_NUM >= 0x075500
+	if (h->ca_file != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
@@ -299,6 +303,18 @@ http_set_local_address(struct http *h, const char *addr)
 		h->iface[0] = '\0';
 		return -ERR_LIMIT;
 	}
+	return 0;
+}
+
+int
+http_set_ca_file(struct http *h, const char *path)
+{
+	char *copy = NULL;
+
+	if (path != NULL && (copy = strdup(path)) == NULL)
+		return -ERR_NOMEM;
+	free(h->ca_file);
+	h->ca_file = copy;
 	return 0;
 }
 

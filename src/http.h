@@ -47,6 +47,12 @@ struct http_req *http_get(struct http *h, const char *url, size_t max_body, long
 void http_cancel(struct http_req *r);
 /* Sends every later request from this local address (NULL: any). */
 int http_set_local_address(struct http *h, const char *addr);
+/*
+ * HTTPS: trust the CA certificates in the PEM file at path for later
+ * requests, instead of the system's store (NULL: the system's again).
+ * 0, or -ERR_NOMEM.
+ */
+int http_set_ca_file(struct http *h, const char *path);
 /* Requests currently running. */
 unsigned http_active(const struct http *h);
 

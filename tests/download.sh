@@ -15,7 +15,9 @@
 #  h. a seeder that answers every request with random bytes, beside an
 #     honest one: the file is still exact, the liar banned, the honest not;
 #  i. the download folder's disk fills up: a clear error and exit 1; with
-#     room again the same command keeps what was written and finishes.
+#     room again the same command keeps what was written and finishes;
+#  j. an HTTPS tracker (self-signed certificate): refused until
+#     CURL_CA_BUNDLE names the certificate, then the download completes.
 # Every download goes into an empty folder under `timeout 60` and every file
 # is compared with the source (the 0-byte file included).
 . "$(dirname "$0")/lib.sh"
@@ -25,7 +27,7 @@ cd "$T_DIR"
 trap 'umount -l "$T_DIR/small" 2>/dev/null || true; t_cleanup' EXIT
 
 missing=""
-for tool in opentracker transmission-cli aria2c; do
+for tool in opentracker transmission-cli aria2c openssl; do
 	command -v $tool >/dev/null || missing="$missing $tool"
 done
 $PY -c 'import libtorrent' 2>/dev/null || missing="$missing python3-libtorrent"
@@ -510,6 +512,52 @@ if start_lt_seed liar.torrent src 0 127.0.0.2 && mount -t tmpfs -o size=1m tmpfs
 else
 	not_ok "full disk: a seeder and a 1 MiB tmpfs (needs root)"
 	umount small 2>/dev/null || true
+fi
+
+# ---- j: an HTTPS tracker ------------------------------------------------------
+section "j: an HTTPS tracker"
+# tests/py/tls_tracker.py with a self-signed certificate for 127.0.0.1,
+# announcing an honest libtorrent seeder. Without being told to trust the
+# certificate, pieces must refuse the tracker (and so find no peer); with
+# CURL_CA_BUNDLE naming it, as curl(1) takes it, it must download through it.
+TLS_OK=0
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout tls-key.pem -out tls-cert.pem -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >openssl.log 2>&1 &&
+	start_lt_seed liar.torrent src 0 127.0.0.2; then
+	TLS_SEED_PID=$SEED_PID
+	$PY "$top_srcdir/tests/py/tls_tracker.py" tls-cert.pem tls-key.pem "127.0.0.2:$SEED_PORT" \
+		>tls.out 2>tls.err &
+	TLS_PID=$!
+	t_track $TLS_PID
+	if wait_for 20 $TLS_PID grep -q '^ready ' tls.out; then
+		TLS_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' tls.out)
+		"$PIECES" create -q -l 64K -a "https://127.0.0.1:$TLS_PORT/announce" -o https.torrent src/$BIG
+		TLS_OK=1
+	fi
+fi
+if [ $TLS_OK -eq 1 ]; then
+	check "https: same info-hash as the seeder's torrent" [ "$(hash_of https)" = "$(hash_of liar)" ]
+	mkdir dl-https-untrusted
+	RC=0
+	timeout 8 "$PIECES" download -v --bind 127.0.0.1 -p 0 -o dl-https-untrusted https.torrent \
+		>dl-https-untrusted.out 2>dl-https-untrusted.err || RC=$?
+	check "https: an untrusted certificate is refused (no download: status $RC)" [ $RC -ne 0 ]
+	check "https: ... with the reason" grep -qi 'certificate' dl-https-untrusted.err
+	grep -i 'certificate' dl-https-untrusted.err | head -1 | sed 's/^/#   /'
+	export CURL_CA_BUNDLE="$T_DIR/tls-cert.pem"
+	fetch https.torrent dl-https
+	unset CURL_CA_BUNDLE
+	if [ $RC -eq 0 ]; then ok "https: with CURL_CA_BUNDLE, the download completes through the tracker"; else
+		not_ok "https: with CURL_CA_BUNDLE, the download completes through the tracker"
+		show_failure dl-https
+	fi
+	check "https: ... the file matches the source" same_data src/$BIG dl-https/$BIG
+	check "https: ... and the tracker saw pieces announce" grep -q 'GET /announce?.*\[pieces/' tls.err
+	stop_pid $TLS_PID
+	stop_pid $TLS_SEED_PID
+else
+	not_ok "https: a self-signed certificate, a libtorrent seeder and tls_tracker.py"
+	sed 's/^/#   /' openssl.log tls.out tls.err 2>/dev/null | tail -5
 fi
 
 t_done

@@ -21,7 +21,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES="build-essential autoconf automake pkg-config libssl-dev libcurl4-openssl-dev
 libfuse3-dev fuse3 libcriterion-dev clang libclang-rt-14-dev python3 python3-libtorrent
-mktorrent transmission-cli aria2 opentracker attr iproute2 procps psmisc"
+mktorrent transmission-cli aria2 opentracker attr iproute2 procps psmisc openssl"
 
 log() { printf '==> %s\n' "$*"; }
 
