@@ -17,7 +17,9 @@
 #  i. the download folder's disk fills up: a clear error and exit 1; with
 #     room again the same command keeps what was written and finishes;
 #  j. an HTTPS tracker (self-signed certificate): refused until
-#     CURL_CA_BUNDLE names the certificate, then the download completes.
+#     CURL_CA_BUNDLE names the certificate, then the download completes;
+#  k. Ctrl-C halfway: exit 1, a "stopped" announce, resume data; the same
+#     command then completes without fetching again what it had.
 # Every download goes into an empty folder under `timeout 60` and every file
 # is compared with the source (the 0-byte file included).
 . "$(dirname "$0")/lib.sh"
@@ -553,6 +555,27 @@ if [ $TLS_OK -eq 1 ]; then
 	fi
 	check "https: ... the file matches the source" same_data src/$BIG dl-https/$BIG
 	check "https: ... and the tracker saw pieces announce" grep -q 'GET /announce?.*\[pieces/' tls.err
+	# k: Ctrl-C halfway (download capped at 1 MiB/s): exit 1 saying how to
+	# resume, a "stopped" announce, resume data; the same command then ends
+	# the download and keeps what was fetched.
+	section "k: Ctrl-C halfway, then the same command again"
+	export CURL_CA_BUNDLE="$T_DIR/tls-cert.pem"
+	fetch_start https.torrent dl-int --max-down 1M
+	sleep 3
+	kill -INT "$(cat dl-int.pid)"
+	fetch_wait dl-int
+	check "ctrl-c: exit status 1 (status $RC)" [ $RC -eq 1 ]
+	check "ctrl-c: says how to resume" grep -q 'interrupted; run the same command again to resume' dl-int.err
+	check "ctrl-c: tells the tracker it stopped" grep -q 'GET /announce?.*event=stopped.*\[pieces/' tls.err
+	check "ctrl-c: leaves resume data" sh -c 'ls dl-int/.pieces/*.resume >/dev/null 2>&1'
+	fetch https.torrent dl-int
+	unset CURL_CA_BUNDLE
+	if [ $RC -eq 0 ]; then ok "ctrl-c: the same command again completes"; else
+		not_ok "ctrl-c: the same command again completes"
+		show_failure dl-int
+	fi
+	check "ctrl-c: ... keeping what it had fetched" summary_has dl-int "; [1-9][0-9]* pieces were on disk"
+	check "ctrl-c: ... and the file matches the source" same_data src/$BIG dl-int/$BIG
 	stop_pid $TLS_PID
 	stop_pid $TLS_SEED_PID
 else
