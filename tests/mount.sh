@@ -25,7 +25,9 @@
 #     fail with ENOSPC at once, user.pieces.error says so, and with room
 #     again the download finishes;
 #  i. a mount of a complete cache seeds it whole to a libtorrent leecher
-#     that knows no other peer.
+#     that knows no other peer;
+#  j. -o options reach the mount (fsname), -o rw still refuses writes, and
+#     SIGTERM or SIGHUP unmounts and ends the daemon.
 # In CI a FUSE mount that cannot be made is a failure, not a skip.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -631,5 +633,24 @@ if do_mount "$I" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-a" -p "$I_PORT"; t
 else
 	not_ok "mount of a's complete cache on port $I_PORT"
 fi
+
+# ---- j: -o options, SIGTERM and SIGHUP ----------------------------------------
+section "j: -o options, SIGTERM and SIGHUP"
+J=$T_DIR/mnt-j
+for sig in TERM HUP; do
+	if do_mount "$J" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-a" -o rw -o fsname=pieces-test; then
+		check "-o fsname= reaches the kernel's mount table" grep -q "^pieces-test $J fuse" /proc/mounts
+		check "-o rw: opening for writing still fails with EROFS" sh -c "
+			! (: >>'$J/payload/mid.bin') 2>'$T_DIR/j.err' && grep -q 'Read-only file system' '$T_DIR/j.err'"
+		J_LINES=$(wc -l <"$T_DIR/cache-a/log")
+		kill -$sig "$MPID"
+		check "SIG$sig: the daemon unmounts and exits" wait_for 15 "" gone "$MPID"
+		check "SIG$sig: ... leaving nothing mounted" not_mounted "$J"
+		check "SIG$sig: ... and says so in its log" sh -c "
+			tail -n +$((J_LINES + 1)) '$T_DIR/cache-a/log' | grep -q 'unmounting'"
+	else
+		not_ok "mount with -o rw -o fsname=pieces-test (SIG$sig)"
+	fi
+done
 
 t_done
