@@ -574,8 +574,10 @@ cmd_mount(int argc, char **argv)
 		cmd_error("cannot initialise the event loop");
 		goto out;
 	}
-	if (cmd_http_env(http) < 0)
+	if ((erc = cmd_http_setup(http, &cfg)) != 0) {
+		rc = erc;
 		goto out;
+	}
 	if ((m.t = torrent_new(m.loop, http, mi, &cfg, &ops, &m, &err)) == NULL) {
 		cmd_error("%s", err.msg);
 		goto out;

@@ -44,11 +44,12 @@ int cmd_add_peer(struct torrent *t, const char *arg);
 /* A decimal in 0..max, or -1. */
 long cmd_parse_num(const char *s, long max);
 /*
- * Settings the HTTP client takes from the environment, as curl(1) does:
- * CURL_CA_BUNDLE, a PEM file of CA certificates HTTPS trackers are checked
- * against instead of the system's. -1 with a message on failure.
+ * The HTTP client's settings: tracker requests leave from --bind's address
+ * (cfg->bind_addr), and, as curl(1) does, HTTPS trackers are checked
+ * against the CA certificates in the PEM file CURL_CA_BUNDLE names when it
+ * is set, instead of the system's. 0, or an exit status with a message.
  */
-int cmd_http_env(struct http *h);
+int cmd_http_setup(struct http *h, const struct torrent_config *cfg);
 
 int cmd_info(int argc, char **argv);
 int cmd_create(int argc, char **argv);

@@ -428,11 +428,8 @@ run(int argc, char **argv, int seed_cmd)
 		cmd_error("cannot initialise the event loop");
 		goto out;
 	}
-	if (cmd_http_env(http) < 0)
-		goto out;
-	if (cfg.bind_addr != NULL && http_set_local_address(http, cfg.bind_addr) < 0) {
-		cmd_error("invalid --bind address '%s'", cfg.bind_addr);
-		rc = CMD_EXIT_USAGE;
+	if ((erc = cmd_http_setup(http, &cfg)) != 0) {
+		rc = erc;
 		goto out;
 	}
 	if ((d.t = torrent_new(d.loop, http, mi, &cfg, &ops, &d, &err)) == NULL) {

@@ -125,15 +125,17 @@ cmd_add_peers(struct torrent *t, const struct cmd_peers *peers)
 }
 
 int
-cmd_http_env(struct http *h)
+cmd_http_setup(struct http *h, const struct torrent_config *cfg)
 {
 	const char *ca = getenv("CURL_CA_BUNDLE");
 
-	if (ca == NULL || *ca == '\0')
-		return 0;
-	if (http_set_ca_file(h, ca) < 0) {
+	if (cfg->bind_addr != NULL && http_set_local_address(h, cfg->bind_addr) < 0) {
+		cmd_error("invalid --bind address '%s'", cfg->bind_addr);
+		return CMD_EXIT_USAGE;
+	}
+	if (ca != NULL && *ca != '\0' && http_set_ca_file(h, ca) < 0) {
 		cmd_error("out of memory");
-		return -1;
+		return CMD_EXIT_FAIL;
 	}
 	return 0;
 }
