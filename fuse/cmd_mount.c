@@ -78,7 +78,7 @@ mount_usage(FILE *f)
 	      "      --on-demand      fetch only what is read (and read ahead)\n"
 	      "      --peer HOST:PORT connect to this peer too (repeatable)\n"
 	      "  -p, --port N         listen port (default 6881; 0 = any)\n"
-	      "      --bind ADDR      listen address (default: all IPv4 addresses)\n"
+	      "      --bind ADDR      use only this local address (default: all)\n"
 	      "      --max-peers N    connections at most (default 50)\n"
 	      "      --max-down RATE  download limit, e.g. 500K or 2M (bytes/s)\n"
 	      "      --max-up RATE    upload limit\n"
