@@ -86,5 +86,12 @@ SOURCE_DATE_EPOCH=1700000000 "$PIECES" create -q -o r1.torrent payload
 SOURCE_DATE_EPOCH=1700000000 "$PIECES" create -q -o r2.torrent payload
 check "SOURCE_DATE_EPOCH makes output reproducible" cmp -s r1.torrent r2.torrent
 check "auto piece size for 100 KB is 32 KiB" sh -c "'$PIECES' info --json r1.torrent | grep -q '\"piece_size\":32768'"
+"$PIECES" create -q -n other-name -o n.torrent payload
+"$PIECES" info --json n.torrent >n.json
+check "create -n names the torrent" test "$(json_field n.json name)" = other-name
+"$PIECES" create -q -d -o d.torrent payload
+"$PIECES" info --json d.torrent >d.json
+check "create -d leaves the date out" $PY -c 'import json; assert json.load(open("d.json"))["creation_date"] is None'
+check "... which is there otherwise" $PY -c 'import json; assert json.load(open("p.json"))["creation_date"] > 0'
 
 t_done
