@@ -1,7 +1,7 @@
 /*
  * cmd_engine: command-line pieces shared by the commands that run the
- * engine (download, seed, mount): the peer/port/bind/limit options and
- * turning "HOST:PORT" into peer addresses.
+ * engine (download, seed, mount): the peer/port/bind/limit options,
+ * turning "HOST:PORT" into peer addresses, and the HTTP client's settings.
  */
 #include "config.h"
 
