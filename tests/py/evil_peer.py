@@ -25,7 +25,6 @@ connection, 1 when it was still open at the timeout, 2 when the test could
 not be set up (no connection, no handshake, never unchoked, nothing lacking).
 """
 import argparse
-import hashlib
 import os
 import random
 import select
@@ -34,48 +33,7 @@ import struct
 import sys
 import time
 
-
-def bdecode(b, i=0):
-    """Returns (value, end); dict values also keep their raw span in
-    a side table so that the info dictionary can be hashed verbatim."""
-    c = b[i:i + 1]
-    if c == b"i":
-        j = b.index(b"e", i)
-        return int(b[i + 1:j]), j + 1
-    if c == b"l":
-        i += 1
-        out = []
-        while b[i:i + 1] != b"e":
-            v, i = bdecode(b, i)
-            out.append(v)
-        return out, i + 1
-    if c == b"d":
-        i += 1
-        out = {}
-        while b[i:i + 1] != b"e":
-            k, i = bdecode(b, i)
-            start = i
-            v, i = bdecode(b, i)
-            out[k] = v
-            out[b"__span_" + k] = (start, i)
-        return out, i + 1
-    j = b.index(b":", i)
-    n = int(b[i:j])
-    return b[j + 1:j + 1 + n], j + 1 + n
-
-
-def torrent_facts(path):
-    raw = open(path, "rb").read()
-    top, _ = bdecode(raw)
-    s, e = top[b"__span_info"]
-    info = top[b"info"]
-    plen = info[b"piece length"]
-    if b"length" in info:
-        total = info[b"length"]
-    else:
-        total = sum(f[b"length"] for f in info[b"files"])
-    npieces = len(info[b"pieces"]) // 20
-    return hashlib.sha1(raw[s:e]).digest(), plen, total, npieces
+from btkit import torrent_facts
 
 
 class Peer:

@@ -8,31 +8,18 @@ GET, announce and scrape alike, with the bencoded dictionary
 {"failure reason": TEXT}. Prints "ready port=N" once listening, logs one
 line per request on stderr (with the User-Agent in brackets), runs until
 killed."""
-import http.server
 import signal
 import sys
+
+from btkit import fixed_reply_server
 
 
 def main():
     text = sys.argv[1].encode()
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     body = b"d14:failure reason%d:%se" % (len(text), text)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt, *args):
-            sys.stderr.write("fail_tracker: %s [%s]\n"
-                             % (fmt % args, self.headers.get("User-Agent", "")))
-            sys.stderr.flush()
-
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv = fixed_reply_server("fail_tracker", body, port)
     print("ready port=%d" % srv.server_address[1], flush=True)
     srv.serve_forever()
 

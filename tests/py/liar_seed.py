@@ -16,7 +16,6 @@ Runs until killed (SIGTERM/SIGINT end it quietly) or --timeout (default
 120 s) passes.
 """
 import argparse
-import hashlib
 import os
 import random
 import selectors
@@ -26,41 +25,7 @@ import struct
 import sys
 import time
 
-
-def bdecode(b, i=0):
-    """Returns (value, end); dicts also record each value's raw span."""
-    c = b[i:i + 1]
-    if c == b"i":
-        j = b.index(b"e", i)
-        return int(b[i + 1:j]), j + 1
-    if c == b"l":
-        i += 1
-        out = []
-        while b[i:i + 1] != b"e":
-            v, i = bdecode(b, i)
-            out.append(v)
-        return out, i + 1
-    if c == b"d":
-        i += 1
-        out = {}
-        while b[i:i + 1] != b"e":
-            k, i = bdecode(b, i)
-            start = i
-            v, i = bdecode(b, i)
-            out[k] = v
-            out[b"__span_" + k] = (start, i)
-        return out, i + 1
-    j = b.index(b":", i)
-    n = int(b[i:j])
-    return b[j + 1:j + 1 + n], j + 1 + n
-
-
-def torrent_facts(path):
-    raw = open(path, "rb").read()
-    top, _ = bdecode(raw)
-    s, e = top[b"__span_info"]
-    npieces = len(top[b"info"][b"pieces"]) // 20
-    return hashlib.sha1(raw[s:e]).digest(), npieces
+from btkit import torrent_facts
 
 
 class Conn:
@@ -84,7 +49,7 @@ def main():
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
-    info_hash, npieces = torrent_facts(a.torrent)
+    info_hash, _, _, npieces = torrent_facts(a.torrent)
     rng = random.Random(os.getpid())
     my_id = b"-LI0001-" + rng.randbytes(12)
     bitfield = bytearray((npieces + 7) // 8)

@@ -9,12 +9,13 @@ compact peer list of the PEER arguments (IPv4 HOST:PORT each) and an
 interval of 1800 s. opentracker speaks no TLS, hence this. Prints
 "ready port=N" once listening, logs one line per request on stderr (with
 the User-Agent in brackets), runs until killed."""
-import http.server
 import signal
 import socket
 import ssl
 import struct
 import sys
+
+from btkit import fixed_reply_server
 
 
 def main():
@@ -24,25 +25,11 @@ def main():
         host, port = arg.rsplit(":", 1)
         peers += socket.inet_aton(host) + struct.pack(">H", int(port))
     body = b"d8:intervali1800e5:peers%d:%se" % (len(peers), peers)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt, *args):
-            sys.stderr.write("tls_tracker: %s [%s]\n"
-                             % (fmt % args, self.headers.get("User-Agent", "")))
-            sys.stderr.flush()
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    srv = fixed_reply_server("tls_tracker", body,
+                             wrap=lambda s: ctx.wrap_socket(s, server_side=True))
     print("ready port=%d" % srv.server_address[1], flush=True)
     srv.serve_forever()
 
