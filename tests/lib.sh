@@ -12,12 +12,31 @@ T_FAIL=0
 T_PIDS=""
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pieces-test.XXXXXX")
 
-t_cleanup() {
-	for pid in $T_PIDS; do
-		kill "$pid" 2>/dev/null || true
+# t_started PID: when the process started (clock ticks since boot), or
+# nothing once it is gone. With kernel.pid_max at 32768, PIDs come round
+# again within minutes while the tests run in parallel: a PID is ours only
+# while its start time is the one t_track recorded. (Before this, a test
+# ending killed whatever had been given the PIDs of its long-gone
+# processes: once, the mount daemon of tests/mount.sh running beside it.)
+t_started() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
+}
+
+# t_owned PID: PID is still the process t_track recorded under it.
+t_owned() {
+	for _to in $T_PIDS; do
+		[ "${_to%%:*}" = "$1" ] || continue
+		[ -n "${_to#*:}" ] && [ "$(t_started "$1")" = "${_to#*:}" ] && return 0
 	done
-	for pid in $T_PIDS; do
-		wait "$pid" 2>/dev/null || true
+	return 1
+}
+
+t_cleanup() {
+	for _tc in $T_PIDS; do
+		t_owned "${_tc%%:*}" && kill "${_tc%%:*}" 2>/dev/null || true
+	done
+	for _tc in $T_PIDS; do
+		wait "${_tc%%:*}" 2>/dev/null || true
 	done
 	rm -rf "$T_DIR"
 }
@@ -25,7 +44,7 @@ trap t_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Remember a background process for cleanup: cmd & t_track $!
-t_track() { T_PIDS="$T_PIDS $1"; }
+t_track() { T_PIDS="$T_PIDS $1:$(t_started "$1")"; }
 
 ok() {
 	T_PASS=$((T_PASS + 1))

@@ -167,6 +167,7 @@ start_pieces_seed() {
 # it had to be killed).
 stop_pieces() {
 	STOP_RC=0
+	case " $T_PIDS" in *" $1:"*) t_owned "$1" || return 0 ;; esac
 	kill -INT "$1" 2>/dev/null || true
 	_sp_n=0
 	while alive "$1" && [ $_sp_n -lt 100 ]; do

@@ -25,8 +25,10 @@ alive() {
 	case $(ps -o stat= -p "$1" 2>/dev/null) in Z*) return 1 ;; esac
 }
 
-# stop_pid PID: SIGTERM, then SIGKILL after 10 s; reaps it.
+# stop_pid PID: SIGTERM, then SIGKILL after 10 s; reaps it. A tracked PID
+# that now belongs to another process (see t_started) is left alone.
 stop_pid() {
+	case " $T_PIDS" in *" $1:"*) t_owned "$1" || return 0 ;; esac
 	kill "$1" 2>/dev/null || return 0
 	_sp_n=0
 	while alive "$1" && [ $_sp_n -lt 100 ]; do
