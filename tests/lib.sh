@@ -31,7 +31,21 @@ t_owned() {
 	return 1
 }
 
+# The test's own shell: subshells inherit the traps below, and one that got
+# a signal must not clean up (kill, unmount, remove T_DIR) under the test
+# still running. $$ is the same in subshells; the PID that the shell running
+# the builtin `read` finds in /proc/self is not.
+t_self() { read -r T_SELF _ </proc/self/stat; }
+t_self
+T_SHELL=$T_SELF
+# t_main: this is the test's own shell, not a subshell of it.
+t_main() {
+	t_self
+	[ "$T_SELF" = "$T_SHELL" ]
+}
+
 t_cleanup() {
+	t_main || return 0
 	for _tc in $T_PIDS; do
 		t_owned "${_tc%%:*}" && kill "${_tc%%:*}" 2>/dev/null || true
 	done
