@@ -26,7 +26,7 @@
 . "$(dirname "$0")/seeders.sh"
 cd "$T_DIR"
 # Section i mounts a tmpfs in T_DIR: detach it before lib.sh removes T_DIR.
-trap 't_main && umount -l "$T_DIR/small" 2>/dev/null; t_cleanup' EXIT
+trap 'if t_main; then umount -l "$T_DIR/small" 2>/dev/null || true; fi; t_cleanup' EXIT
 
 missing=""
 for tool in opentracker transmission-cli aria2c openssl; do

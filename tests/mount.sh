@@ -55,7 +55,7 @@ m_cleanup() {
 	done
 	[ -z "$SMALL" ] || umount -l "$SMALL" 2>/dev/null || true
 }
-trap 't_main && m_cleanup; t_cleanup' EXIT
+trap 'if t_main; then m_cleanup; fi; t_cleanup' EXIT
 
 T_START=$(date +%s)
 section() { echo "# $* (at $(($(date +%s) - T_START)) s)"; }
