@@ -39,23 +39,32 @@ peer_set_state(struct peer *p, enum peer_state s)
 }
 
 void
+peer_addr_host(const struct sockaddr *sa, char *out, size_t len)
+{
+	const void *addr = NULL;
+
+	if (sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (addr == NULL || inet_ntop(sa->sa_family, addr, out, (socklen_t)len) == NULL)
+		snprintf(out, len, "?");
+}
+
+void
 peer_addr_str(const struct sockaddr *sa, char *out, size_t len)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
+	char host[INET6_ADDRSTRLEN];
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
+	peer_addr_host(sa, host, sizeof host);
+	if (sa->sa_family == AF_INET)
+		snprintf(out, len, "%s:%u", host,
+			 ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port));
+	else if (sa->sa_family == AF_INET6)
+		snprintf(out, len, "[%s]:%u", host,
+			 ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port));
+	else
 		snprintf(out, len, "?");
-	}
 }
 
 static struct peer *
@@ -76,13 +85,7 @@ peer_new(struct loop *loop, int fd, const struct sockaddr *sa, socklen_t salen,
 	memcpy(&p->addr, sa, salen);
 	p->addrlen = salen;
 	peer_addr_str(sa, p->name, sizeof p->name);
-	snprintf(p->ip, sizeof p->ip, "?");
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, p->ip,
-			  sizeof p->ip);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-			  p->ip, sizeof p->ip);
+	peer_addr_host(sa, p->ip, sizeof p->ip);
 	memcpy(p->info_hash, info_hash, 20);
 	memcpy(p->my_peer_id, my_id, 20);
 	p->piece_count = piece_count;

@@ -170,6 +170,8 @@ peer_has(const struct peer *p, uint32_t piece)
 	return p->have != NULL && (p->have[piece >> 3] >> (7 - (piece & 7))) & 1;
 }
 
+/* The address alone ("1.2.3.4", "::1"), or "?". */
+void peer_addr_host(const struct sockaddr *sa, char *out, size_t len);
 /* Formats an address as "1.2.3.4:80" or "[::1]:80". */
 void peer_addr_str(const struct sockaddr *sa, char *out, size_t len);
 

@@ -199,17 +199,6 @@ bit_set(uint8_t *bits, uint32_t i)
 	bits[i >> 3] |= (uint8_t)(0x80 >> (i & 7));
 }
 
-static void
-ip_of(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, len);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, len);
-	else
-		snprintf(out, len, "?");
-}
-
 static int
 same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
@@ -1189,7 +1178,7 @@ connect_more(struct torrent *t)
 
 		if (c->state != CAND_IDLE || c->retry_ms > now)
 			continue;
-		ip_of(&c->addr, ip, sizeof ip);
+		peer_addr_host((const struct sockaddr *)&c->addr, ip, sizeof ip);
 		if (ip_banned(t, ip)) {
 			c->state = CAND_BANNED;
 			continue;
@@ -1261,7 +1250,7 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 			}
 			return;
 		}
-		ip_of(&ss, ip, sizeof ip);
+		peer_addr_host((const struct sockaddr *)&ss, ip, sizeof ip);
 		if (t->stopping || ip_banned(t, ip) ||
 		    count_active(t, NULL) >= t->cfg.max_peers + t->cfg.max_peers / 4) {
 			close(c);
