@@ -261,11 +261,9 @@ peak_rss() { # PID: its peak resident memory so far in MiB, or "none"
 	awk '/^VmHWM:/ { printf "%d", $2 / 1024; f = 1 } END { if (!f) print "none" }' \
 		"/proc/$1/status" 2>/dev/null || echo none
 }
-test_cp() { # TOOL RUN [TEST-NAME]
+test_cp() { # TOOL RUN [TEST-NAME [CP-ARGS...]]
 	local name=${3:-cp}
-	local label=$name-$1-$2 t0 t1 c0 c1 ok dst=$W/copy rss cpargs=()
-	# cp-dense: cp's own sparse-file detection off, see the run loop.
-	[ "$name" = cp-dense ] && cpargs=(--sparse=never)
+	local label=$name-$1-$2 t0 t1 c0 c1 ok dst=$W/copy rss cpargs=("${@:4}")
 	rm -rf "$dst"
 	mkdir -p "$dst"
 	settle
@@ -413,7 +411,7 @@ for run in $(seq "$RUNS"); do
 		# --sparse=never turns that detection off: a quarter of the round
 		# trips through the mount.
 		if has cp && [[ " $TOOLS " = *" pieces "* ]]; then
-			test_cp pieces "$run" cp-dense
+			test_cp pieces "$run" cp-dense --sparse=never
 		fi
 	fi
 done

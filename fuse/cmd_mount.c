@@ -184,7 +184,7 @@ on_disk_error(void *arg, int err, uint64_t pause_ms, const char *msg)
 		 msg, (unsigned long long)(pause_ms / 1000));
 	mlog(m, TORRENT_LOG_ERROR, line);
 	if (m->fs != NULL)
-		fs_disk_error(m->fs, err, loop_now_ms(m->loop) + pause_ms);
+		fs_disk_error(m->fs, err);
 }
 
 static void

@@ -114,10 +114,8 @@ struct fs {
 	struct fuse_session *se;
 	struct loop_io *io;
 	struct fuse_buf buf;
-	int mounted;		 /* fuse_session_mount succeeded and fs_unmount has not run */
-	int leaving;		 /* no more parking: missing data reads fail with EIO */
-	int disk_err;		 /* errno of a failed write to the cache, 0 once one works */
-	uint64_t disk_err_until; /* until then, missing data reads fail with disk_err */
+	int mounted; /* fuse_session_mount succeeded and fs_unmount has not run */
+	int leaving; /* no more parking: missing data reads fail with EIO */
 
 	struct parked *head, *tail;
 	struct parked *buckets[PARK_BUCKETS];
@@ -558,9 +556,6 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 {
 	struct parked **pp = &fs->buckets[piece % PARK_BUCKETS], *p, *ready = NULL;
 
-	/* Written, so the cache takes data again. */
-	fs->disk_err = 0;
-	fs->disk_err_until = 0;
 	tree_piece_verified(&fs->tree, piece);
 	stream_piece_verified(fs->stream, piece);
 	keep_fresh(fs, piece);
@@ -597,11 +592,9 @@ fs_piece_verified(struct fs *fs, uint32_t piece)
 }
 
 void
-fs_disk_error(struct fs *fs, int err, uint64_t until_ms)
+fs_disk_error(struct fs *fs, int err)
 {
-	fs->disk_err = -err > 0 ? -err : EIO;
-	fs->disk_err_until = until_ms;
-	fail_parked(fs, fs->disk_err);
+	fail_parked(fs, -err > 0 ? -err : EIO);
 }
 
 unsigned
@@ -862,7 +855,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	uint64_t toff;
 	size_t len;
-	int raised, seq;
+	int raised, seq, werr, paused;
 
 	(void)ino;
 	if (h == NULL || off < 0) {
@@ -884,9 +877,9 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 			torrent_kick(fs->t);
 	} else if (fs->leaving) {
 		fuse_reply_err(req, EIO);
-	} else if (loop_now_ms(fs->loop) < fs->disk_err_until) {
+	} else if ((werr = torrent_write_error(fs->t, &paused)) != 0 && paused) {
 		/* Nothing new can be stored for now: waiting would only hang the reader. */
-		fuse_reply_err(req, fs->disk_err);
+		fuse_reply_err(req, -werr);
 	} else {
 		park(fs, req, toff, len, seq); /* kicks the engine */
 	}
@@ -914,6 +907,7 @@ static int
 xattr_value(struct fs *fs, const struct tree_node *n, const char *name, char *out, size_t cap)
 {
 	struct torrent_stats st;
+	int werr, paused;
 
 	if (strcmp(name, "user.pieces.progress") == 0) {
 		double pct = n->size ? 100.0 * (double)n->verified / (double)n->size : 100.0;
@@ -937,8 +931,8 @@ xattr_value(struct fs *fs, const struct tree_node *n, const char *name, char *ou
 		return snprintf(out, cap, "%llu", (unsigned long long)st.downloaded);
 	}
 	/* Only while the cache refuses data (listed then only, see op_listxattr). */
-	if (strcmp(name, XATTR_ERROR) == 0 && fs->disk_err != 0) {
-		int len = snprintf(out, cap, "%s", strerror(fs->disk_err));
+	if (strcmp(name, XATTR_ERROR) == 0 && (werr = torrent_write_error(fs->t, &paused)) != 0) {
+		int len = snprintf(out, cap, "%s", strerror(-werr));
 
 		return len < (int)cap ? len : (int)cap - 1;
 	}
@@ -975,6 +969,7 @@ op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct fs *fs = fuse_req_userdata(req);
 	char list[256];
 	size_t len = 0, i;
+	int paused;
 
 	if (node_of(fs, ino) == NULL) {
 		fuse_reply_err(req, ENOENT);
@@ -986,7 +981,7 @@ op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		memcpy(list + len, xattr_names[i], n);
 		len += n;
 	}
-	if (fs->disk_err != 0) {
+	if (torrent_write_error(fs->t, &paused) != 0) {
 		memcpy(list + len, XATTR_ERROR, sizeof XATTR_ERROR);
 		len += sizeof XATTR_ERROR;
 	}

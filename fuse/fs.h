@@ -60,12 +60,12 @@ void fs_unmount(struct fs *fs);
 /* For torrent_ops.verified: answers the parked reads this piece completes. */
 void fs_piece_verified(struct fs *fs, uint32_t piece);
 /*
- * For torrent_ops.disk_error: the cache cannot take more data until
- * until_ms (loop clock). The reads parked now, and reads of missing data
- * until then, fail with err (-errno) rather than wait; verified data still
- * reads.
+ * For torrent_ops.disk_error: the cache takes no more data for now. The
+ * reads parked now fail with err (-errno) rather than wait, as do reads of
+ * missing data while the engine pauses (torrent_write_error()); verified
+ * data still reads.
  */
-void fs_disk_error(struct fs *fs, int err, uint64_t until_ms);
+void fs_disk_error(struct fs *fs, int err);
 /* Reads parked right now. */
 unsigned fs_parked(const struct fs *fs);
 /* Unmounts if still mounted, then frees. NULL is a no-op. */

@@ -159,6 +159,7 @@ struct torrent {
 	uint32_t redownloaded;
 	uint64_t disk_pause_until; /* after a failed write (ops->disk_error): no requests */
 	unsigned disk_pauses;	   /* failed writes in a row, each pause twice as long */
+	int write_err;		   /* -errno of the last failed write, 0 once one works */
 	uint32_t have_at_start;
 	uint8_t *verified_at_start; /* to count re-downloads of recorded pieces */
 
@@ -577,11 +578,19 @@ drop_tainted(struct torrent *t, const char *ip)
  * same way meanwhile; they are fetched again later, and do not lengthen
  * the pause or report again. The tick refills the peers once it is over.
  */
+int
+torrent_write_error(const struct torrent *t, int *paused)
+{
+	*paused = t->write_err != 0 && loop_now_ms(t->loop) < t->disk_pause_until;
+	return t->write_err;
+}
+
 static void
 disk_pause(struct torrent *t, int err, const char *msg)
 {
 	uint64_t now = loop_now_ms(t->loop), pause;
 
+	t->write_err = err;
 	if (t->stopping || now < t->disk_pause_until)
 		return;
 	pause = torrent_disk_pause_ms(t->disk_pauses);
@@ -606,6 +615,7 @@ verify_done(void *arg)
 		int was_full = t->pbuf_bytes >= TORRENT_PIECE_BUDGET;
 
 		t->disk_pauses = 0;
+		t->write_err = 0;
 
 		/* Its data is still here: readers waiting for it can have it from memory. */
 		t->fresh = pb;

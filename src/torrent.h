@@ -162,5 +162,10 @@ int torrent_budget_allows(uint64_t held, uint64_t ahead, unsigned prio, int dead
  * time, at most TORRENT_DISK_PAUSE_MAX.
  */
 uint64_t torrent_disk_pause_ms(unsigned failures);
+/*
+ * The last failed write's -errno until a write works again, else 0; with
+ * *paused set while requests are paused after it (see ops->disk_error).
+ */
+int torrent_write_error(const struct torrent *t, int *paused);
 
 #endif
