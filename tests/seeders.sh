@@ -73,17 +73,6 @@ log_has() {
 	[ -f "$1" ] && tr '\r' '\n' <"$1" | grep -q -- "$2"
 }
 
-# http_answers URL: any HTTP answer at all (errors such as 403 included).
-http_answers() {
-	$PY -c 'import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=2).read()
-except urllib.error.HTTPError:
-    pass
-except Exception:
-    sys.exit(1)' "$1"
-}
-
 # start_opentracker HEX_INFOHASH...: an opentracker serving HTTP and UDP on
 # 127.0.0.1:$OT_PORT (a free port, unless OT_PORT is already set, so that
 # torrents naming the port can be made first) that tracks exactly these
@@ -104,8 +93,31 @@ start_opentracker() {
 	OT_PID=$!
 	t_track $OT_PID
 	SEED_PID=$OT_PID SEED_PORT=$OT_PORT SEED_LOG=$_ot_dir.log
-	wait_for 10 $OT_PID http_answers "http://127.0.0.1:$OT_PORT/stats" ||
+	wait_for 10 $OT_PID _ot_ready "$OT_PORT" "$1" ||
 		{ cat "$_ot_dir.log" >&2; return 1; }
+}
+
+# _ot_ready PORT HEX: opentracker takes an HTTP announce for HEX and answers
+# a UDP connect request. Accepting connections is not enough: it binds UDP
+# just after TCP, and reads its whitelist in a thread of its own once both
+# are up, refusing every torrent until then. The probe announces
+# event=stopped for a peer that never started, which leaves no trace.
+_ot_ready() {
+	$PY - "$1" "$2" <<'PY'
+import socket, struct, sys, urllib.parse, urllib.request
+port, hexhash = int(sys.argv[1]), sys.argv[2]
+q = urllib.parse.quote(bytes.fromhex(hexhash), safe="")
+url = ("http://127.0.0.1:%d/announce?info_hash=%s&peer_id=-PROBE-0000000000000"
+       "&port=1&uploaded=0&downloaded=0&left=0&compact=1&event=stopped" % (port, q))
+body = urllib.request.urlopen(url, timeout=2).read()
+if b"interval" not in body or b"failure" in body:
+    sys.exit(1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(0.5)
+u.sendto(struct.pack(">QII", 0x41727101980, 0, 7), ("127.0.0.1", port))
+if len(u.recv(64)) < 16:
+    sys.exit(1)
+PY
 }
 
 # ot_count HEX FIELD: opentracker's scrape count ("complete" = seeders,

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,18 +260,71 @@ write_file(const char *dir, const char *name, const char *text)
 	cr_assert_eq(chmod(path, 0644), 0);
 }
 
+/*
+ * Whether opentracker takes an announce for HASH: "interval" in the reply,
+ * not a failure. Its whitelist is read by a thread of its own after the
+ * sockets are up, so a tracker that accepts connections may still refuse
+ * HASH for a moment. event=stopped from a peer that never started leaves
+ * no trace in the swarm.
+ */
 static int
-tcp_answers(uint16_t port)
+ot_http_ready(uint16_t port)
 {
 	struct sockaddr_in sa;
+	char req[512], reply[1024];
+	size_t len = 0;
+	ssize_t n;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ok;
+	int off;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(fd);
+		return 0;
+	}
+	off = snprintf(req, sizeof req, "GET /announce?info_hash=");
+	for (int i = 0; i < 20; i++)
+		off += snprintf(req + off, sizeof req - (size_t)off, "%%%02x", HASH[i]);
+	snprintf(req + off, sizeof req - (size_t)off,
+		 "&peer_id=-PROBE-0000000000000&port=1&uploaded=0&downloaded=0"
+		 "&left=0&compact=1&event=stopped HTTP/1.0\r\n\r\n");
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return 0;
+	}
+	while (len < sizeof reply - 1 && (n = read(fd, reply + len, sizeof reply - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	reply[len] = '\0';
+	return strstr(reply, "interval") != NULL && strstr(reply, "failure") == NULL;
+}
+
+/*
+ * Whether opentracker answers a UDP connect request. It binds its UDP
+ * socket just after the TCP one: a datagram sent in between is lost.
+ */
+static int
+ot_udp_ready(uint16_t port)
+{
+	struct sockaddr_in sa;
+	uint8_t pkt[UDPTRK_CONNECT_LEN], reply[64];
+	struct pollfd pfd;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ok = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	udptrk_encode_connect(pkt, 0x5052424f);
+	if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&sa, sizeof sa) == sizeof pkt) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		ok = poll(&pfd, 1, 100) == 1 && recv(fd, reply, sizeof reply, 0) >= 16;
+	}
 	close(fd);
 	return ok;
 }
@@ -313,13 +367,14 @@ ot_start(void)
 		       "-P", portstr, "-i", "127.0.0.1", "-d", ot_dir, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 300 && !tcp_answers(port); i++) {
+	for (int i = 0; i < 300 && !(ot_http_ready(port) && ot_udp_ready(port)); i++) {
 		int status;
 
 		cr_assert_eq(waitpid(ot_pid, &status, WNOHANG), 0, "opentracker exited");
 		usleep(10000);
 	}
-	cr_assert(tcp_answers(port), "opentracker does not answer on port %u", port);
+	cr_assert(ot_http_ready(port), "opentracker does not take announces on port %u", port);
+	cr_assert(ot_udp_ready(port), "opentracker does not answer UDP on port %u", port);
 	return port;
 }
 
