@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "announce.h"
+#include "blame.h"
 #include "choker.h"
 #include "peer.h"
 #include "picker.h"
@@ -54,8 +55,7 @@
 #define SNUB_MS		      30000
 #define RESUME_SAVE_MS	      10000
 #define MAX_HALF_OPEN	      16
-#define STRIKE_LIMIT	      3
-#define MAX_CONTRIB	      8
+#define MAX_CONTRIB	      BLAME_MAX_SOURCES
 #define MAX_UNSOLICITED	      16 /* blocks nobody asked for before we hang up */
 #define MAX_SPARE_PBUFS	      8	 /* piece buffers kept for reuse */
 #define MIN_QUEUE	      32
@@ -74,6 +74,7 @@ struct pbuf {
 	int ahead; /* started for a piece with a deadline: counted in ahead_bytes */
 	unsigned ncontrib;
 	char contrib[MAX_CONTRIB][INET6_ADDRSTRLEN];
+	uint8_t *owner; /* per block: index into contrib, or BLAME_UNKNOWN */
 };
 
 enum cand_state { CAND_IDLE, CAND_CONNECTED, CAND_BANNED };
@@ -87,16 +88,13 @@ struct candidate {
 	struct peer *peer;
 };
 
-struct strike {
-	char ip[INET6_ADDRSTRLEN];
-	int strikes;
-};
-
 struct verify_job {
 	struct torrent *t;
 	struct pbuf *pb;
-	int ok;	   /* hash matched */
-	int wrote; /* 0, or -errno from storage_write */
+	int ok;		  /* hash matched */
+	int wrote;	  /* 0, or -errno from storage_write */
+	int want_blocks;  /* blame waits for this piece: digest its blocks even if good */
+	uint8_t *digests; /* per block, when it failed or want_blocks */
 };
 
 struct check_job {
@@ -146,8 +144,7 @@ struct torrent {
 	struct peer *dead;  /* closed, freed by the reaper */
 	struct candidate *cands;
 	size_t ncands;
-	struct strike *strikes;
-	size_t nstrikes;
+	struct blame *blame;
 
 	uint64_t downloaded, uploaded, wasted;
 	uint64_t rate_bytes, up_rate_bytes;
@@ -219,38 +216,21 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return 0;
 }
 
-/* ---- strikes: peers that sent data failing verification --------------- */
-
-static struct strike *
-strike_find(struct torrent *t, const char *ip, int create)
-{
-	size_t i;
-	struct strike *n;
-
-	for (i = 0; i < t->nstrikes; i++)
-		if (strcmp(t->strikes[i].ip, ip) == 0)
-			return &t->strikes[i];
-	if (!create || t->nstrikes >= 4096)
-		return NULL;
-	n = realloc(t->strikes, (t->nstrikes + 1) * sizeof *n);
-	if (n == NULL)
-		return NULL;
-	t->strikes = n;
-	n = &t->strikes[t->nstrikes++];
-	snprintf(n->ip, sizeof n->ip, "%s", ip);
-	n->strikes = 0;
-	return n;
-}
+/* ---- bans: peers that sent data failing verification (see blame.h) ---- */
 
 static int
 ip_banned(struct torrent *t, const char *ip)
 {
-	struct strike *s = strike_find(t, ip, 0);
-
-	return s != NULL && s->strikes > STRIKE_LIMIT;
+	return blame_banned(t->blame, ip);
 }
 
 /* ---- piece buffers ---------------------------------------------------- */
+
+static uint32_t
+pbuf_blocks(uint32_t len)
+{
+	return (len + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;
+}
 
 static struct pbuf *
 pbuf_get(struct torrent *t, uint32_t piece, int create)
@@ -277,7 +257,13 @@ pbuf_get(struct torrent *t, uint32_t piece, int create)
 			free(pb);
 			return NULL;
 		}
+		if ((pb->owner = malloc(pbuf_blocks(t->mi->piece_length))) == NULL) {
+			free(pb->data);
+			free(pb);
+			return NULL;
+		}
 	}
+	memset(pb->owner, BLAME_UNKNOWN, pbuf_blocks(len));
 	pb->piece = piece;
 	pb->len = len;
 	pb->ahead = bit_get(t->deadline_bits, piece);
@@ -305,20 +291,25 @@ pbuf_free(struct torrent *t, struct pbuf *pb)
 		return;
 	}
 	free(pb->data);
+	free(pb->owner);
 	free(pb);
 }
 
-/* Called for every block received: p->ip is made once per peer, not here. */
+/*
+ * Called for every block received, the last copy of a block being the one
+ * kept: notes its sender for blame. p->ip is made once per peer, not here.
+ */
 static void
-pbuf_contrib(struct pbuf *pb, const struct peer *p)
+pbuf_contrib(struct pbuf *pb, const struct peer *p, uint32_t block)
 {
 	unsigned i;
 
 	for (i = 0; i < pb->ncontrib; i++)
 		if (strcmp(pb->contrib[i], p->ip) == 0)
-			return;
-	if (pb->ncontrib < MAX_CONTRIB)
+			break;
+	if (i == pb->ncontrib && pb->ncontrib < MAX_CONTRIB)
 		memcpy(pb->contrib[pb->ncontrib++], p->ip, sizeof p->ip);
+	pb->owner[block] = i < pb->ncontrib ? (uint8_t)i : BLAME_UNKNOWN;
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -507,6 +498,31 @@ verify_work(void *arg)
 	if (j->ok)
 		j->wrote = storage_write(j->t->st, (uint64_t)j->pb->piece * mi->piece_length,
 					 j->pb->data, j->pb->len);
+	/* Rare (a failure, or the good data of a piece that failed before): worth a pass. */
+	if ((!j->ok || j->want_blocks) &&
+	    (j->digests = malloc((size_t)pbuf_blocks(j->pb->len) * BLAME_DIGEST_LEN)) != NULL) {
+		for (uint32_t b = 0, off = 0; off < j->pb->len; b++, off += PICKER_BLOCK_SIZE)
+			blame_block_digest(j->pb->data + off,
+					   j->pb->len - off < PICKER_BLOCK_SIZE ? j->pb->len - off
+										: PICKER_BLOCK_SIZE,
+					   j->digests + (size_t)b * BLAME_DIGEST_LEN);
+	}
+}
+
+/* What blame needs to know of a piece after verification. */
+static struct blame_piece
+blame_of(const struct pbuf *pb, const uint8_t *digests)
+{
+	struct blame_piece bp = {
+	    .piece = pb->piece,
+	    .nsources = pb->ncontrib,
+	    .sources = pb->contrib,
+	    .nblocks = pbuf_blocks(pb->len),
+	    .owner = pb->owner,
+	    .digests = digests,
+	};
+
+	return bp;
 }
 
 static void check_complete(struct torrent *t);
@@ -572,6 +588,22 @@ drop_tainted(struct torrent *t, const char *ip)
 	}
 }
 
+/* blame convicted an address: forget its data and hang up on it. */
+static void
+on_ban(void *arg, const char *ip, const char *why)
+{
+	struct torrent *t = arg;
+	struct peer *p, *next;
+
+	tlog(t, TORRENT_LOG_WARNING, "banning %s: %s", ip, why);
+	drop_tainted(t, ip);
+	for (p = t->peers; p != NULL; p = next) {
+		next = p->next;
+		if (strcmp(p->ip, ip) == 0)
+			peer_close(p, "sent data that failed verification");
+	}
+}
+
 /*
  * A write failed and the owner wants to carry on (ops->disk_error): no
  * requests until the pause ends. Pieces already on their way may fail the
@@ -607,8 +639,7 @@ verify_done(void *arg)
 	struct torrent *t = j->t;
 	struct pbuf *pb = j->pb;
 	uint32_t piece = pb->piece;
-	char banned[MAX_CONTRIB][INET6_ADDRSTRLEN]; /* copies: strike_find() may move strikes */
-	unsigned i, nbanned = 0;
+	struct blame_piece bp = blame_of(pb, j->digests);
 
 	t->jobs--;
 	if (j->ok && j->wrote == 0) {
@@ -616,6 +647,7 @@ verify_done(void *arg)
 
 		t->disk_pauses = 0;
 		t->write_err = 0;
+		blame_passed(t->blame, &bp);
 
 		/* Its data is still here: readers waiting for it can have it from memory. */
 		t->fresh = pb;
@@ -640,30 +672,12 @@ verify_done(void *arg)
 		t->failed_pieces++;
 		t->wasted += pb->len;
 		tlog(t, TORRENT_LOG_WARNING, "piece %u failed verification", piece);
-		for (i = 0; i < pb->ncontrib; i++) {
-			struct strike *s = strike_find(t, pb->contrib[i], 1);
-
-			if (s != NULL && ++s->strikes == STRIKE_LIMIT + 1) {
-				tlog(t, TORRENT_LOG_WARNING, "banning %s: sent bad data %d times",
-				     s->ip, s->strikes);
-				memcpy(banned[nbanned++], s->ip, sizeof banned[0]);
-			}
-		}
+		/* Still marked verifying: on_ban()'s drop_tainted() leaves it alone. */
+		blame_failed(t->blame, &bp);
 		pbuf_free(t, pb);
 		picker_piece_failed(t->picker, piece);
-		for (i = 0; i < nbanned; i++)
-			drop_tainted(t, banned[i]);
-		/* Drop connections to banned addresses now. */
-		{
-			struct peer *p, *next;
-
-			for (p = t->peers; p != NULL; p = next) {
-				next = p->next;
-				if (ip_banned(t, p->ip))
-					peer_close(p, "sent data that failed verification");
-			}
-		}
 	}
+	free(j->digests);
 	free(j);
 }
 
@@ -681,6 +695,7 @@ start_verify(struct torrent *t, struct pbuf *pb)
 	}
 	j->t = t;
 	j->pb = pb;
+	j->want_blocks = blame_wants(t->blame, pb->piece);
 	pb->verifying = 1;
 	t->jobs++;
 	if (loop_pool_submit(t->pool, verify_work, verify_done, j) < 0) {
@@ -976,7 +991,7 @@ on_piece(struct torrent *t, struct peer *p, const struct wire_msg *m)
 		return;
 	}
 	memcpy(pb->data + m->begin, m->data, m->data_len);
-	pbuf_contrib(pb, p);
+	pbuf_contrib(pb, p, block);
 	rc = picker_block_received(t->picker, m->index, block);
 	if (rc == PICKER_DUPLICATE)
 		t->wasted += m->data_len;
@@ -1708,7 +1723,8 @@ torrent_new(struct loop *loop, struct http *http, const struct metainfo *mi,
 	ratelimit_init(&t->up_limit, cfg->max_up, 0);
 	t->reaper = loop_timer_new(loop, reap, t);
 	t->pool = loop_pool_new(loop, t->cfg.verify_threads);
-	if (t->dir == NULL || t->resume_path == NULL || t->have == NULL ||
+	t->blame = blame_new(on_ban, t);
+	if (t->blame == NULL || t->dir == NULL || t->resume_path == NULL || t->have == NULL ||
 	    t->deadline_bits == NULL || t->pbufs == NULL || t->picker == NULL ||
 	    t->choker == NULL || t->tick == NULL || t->rate_timer == NULL || t->reaper == NULL ||
 	    t->pool == NULL) {
@@ -1879,6 +1895,7 @@ torrent_free(struct torrent *t)
 
 		t->spare = pb->next_spare;
 		free(pb->data);
+		free(pb->owner);
 		free(pb);
 	}
 	picker_free(t->picker);
@@ -1888,7 +1905,7 @@ torrent_free(struct torrent *t)
 	free(t->deadline_bits);
 	free(t->verified_at_start);
 	free(t->cands);
-	free(t->strikes);
+	blame_free(t->blame);
 	free(t->dir);
 	free(t->resume_path);
 	free(t);
