@@ -40,6 +40,54 @@ check "info shows the size" grep -q '^Size: 1.50 MiB (1573641 bytes)$' out.txt
 check "info shows pieces" grep -q '^Pieces: 49 x 32.00 KiB$' out.txt
 check "info shows the tracker" grep -q 'http://127.0.0.1:6969/announce' out.txt
 
+# info_matches TORRENT: `pieces info` prints, line for line, what
+# tests/py/info_expect.py works out from the file with btkit's decoder:
+# name, info-hash, size, pieces, private flag, date, tool, comment, source,
+# trackers by tier, web seeds, files with sizes (differences as comments).
+info_matches() {
+	$PY "$top_srcdir/tests/py/info_expect.py" "$1" >want.txt || return 1
+	"$PIECES" info "$1" >got.txt || return 1
+	diff -u want.txt got.txt >diff.txt && return 0
+	sed 's/^/#   /' diff.txt
+	return 1
+}
+check "info text, single-file sample: every line as the torrent says" info_matches "$S/pieces-sample.torrent"
+check "info text, multi-file sample: every line as the torrent says" info_matches "$S/pieces-sample-multi.torrent"
+# The same facts spelled out, so that the checker above cannot be wrong alike.
+"$PIECES" info "$S/pieces-sample-multi.torrent" >multi.txt
+check "info multi: the info-hash" grep -q '^Info-hash: 7730c632c25680b961f4505925390645389c5878$' multi.txt
+check "info multi: the size" grep -q '^Size: 1.29 MiB (1356085 bytes)$' multi.txt
+check "info multi: comment and tool" \
+	sh -c "grep -q '^Comment: pieces sample (multi-file)$' multi.txt && grep -q '^Created by: pieces [0-9]' multi.txt"
+check "info multi: no creation date (made with create -d)" sh -c "! grep -q '^Created on' multi.txt"
+check "info multi: one tier, one tracker" \
+	sh -c "sed -n '/^Trackers:\$/,/^\$/p' multi.txt | tr '\n' '|' | grep -qx 'Trackers:|  Tier 1:|    http://127.0.0.1:6969/announce||'"
+check "info multi: 6 files, 0-byte one included, in path order, with sizes" \
+	sh -c "sed -n '/^Files (6):\$/,\$p' multi.txt | tr '\n' '|' | grep -qx 'Files (6):|  pieces-sample-multi/README.txt (64 B)|  pieces-sample-multi/audio/track01.bin (300.00 KiB)|  pieces-sample-multi/audio/track02.bin (17 B)|  pieces-sample-multi/empty.txt (0 B)|  pieces-sample-multi/tiny.txt (100 B)|  pieces-sample-multi/video/clip.bin (1.00 MiB)|'"
+"$PIECES" info "$S/pieces-sample.torrent" >single.txt
+check "info single: the info-hash" grep -q '^Info-hash: b619203d230aaaa18e2eb86752f30518a6f7c0f7$' single.txt
+check "info single: one file, the name itself" \
+	sh -c "sed -n '/^Files/,\$p' single.txt | tr '\n' '|' | grep -qx 'Files (1):|  pieces-sample.bin (1.50 MiB)|'"
+check "info: no web seeds section when there are none" sh -c "! grep -q 'Web seeds' single.txt multi.txt"
+# The fields the samples lack: a date, private, source, two tiers (one with
+# a backup URL), two web seeds; and a torrent with no tracker at all.
+mkdir -p infopl/sub
+head -c 100000 /dev/urandom >infopl/sub/a.bin
+: >infopl/e.txt
+SOURCE_DATE_EPOCH=1700000000 "$PIECES" create -q -p -l 16K -a http://127.0.0.1:1/announce,udp://127.0.0.1:2 \
+	-a http://127.0.0.1:3/a -w http://127.0.0.1:4/ -w http://127.0.0.1:5/w -c "a comment" -s SRC \
+	-o full.torrent infopl
+check "info text, every optional field set: every line as the torrent says" info_matches full.torrent
+check "info full: creation date in UTC" grep -q '^Created on: 2023-11-14 22:13:20 UTC$' got.txt
+check "info full: private, source" sh -c "grep -q '^Private: yes$' got.txt && grep -q '^Source: SRC$' got.txt"
+check "info full: two tiers, the first with its backup URL" \
+	sh -c "sed -n '/^Trackers:\$/,/^\$/p' got.txt | tr '\n' '|' | grep -qx 'Trackers:|  Tier 1:|    http://127.0.0.1:1/announce|    udp://127.0.0.1:2|  Tier 2:|    http://127.0.0.1:3/a||'"
+check "info full: the web seeds" \
+	sh -c "sed -n '/^Web seeds:\$/,/^\$/p' got.txt | tr '\n' '|' | grep -qx 'Web seeds:|  http://127.0.0.1:4/|  http://127.0.0.1:5/w||'"
+"$PIECES" create -q -d -o bare.torrent infopl/sub/a.bin
+check "info text, no tracker, no date, no comment: every line as the torrent says" info_matches bare.torrent
+check "info bare: says there is no tracker" grep -q '^Trackers: none$' got.txt
+
 check "info --json on the multi-file sample" exits 0 "$PIECES" info --json "$S/pieces-sample-multi.torrent"
 cp out.txt multi.json
 check "json parses" $PY -c 'import json,sys; json.load(open("multi.json"))'
