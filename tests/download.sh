@@ -19,7 +19,9 @@
 #  j. an HTTPS tracker (self-signed certificate): refused until
 #     CURL_CA_BUNDLE names the certificate, then the download completes;
 #  k. Ctrl-C halfway: exit 1, a "stopped" announce, resume data; the same
-#     command then completes without fetching again what it had.
+#     command then completes without fetching again what it had;
+#  l. -q prints nothing on success and only the error on failure; without
+#     -q and without a terminal, a progress line every 10 s.
 # Every download goes into an empty folder under `timeout 60` and every file
 # is compared with the source (the 0-byte file included).
 . "$(dirname "$0")/lib.sh"
@@ -581,6 +583,64 @@ if [ $TLS_OK -eq 1 ]; then
 else
 	not_ok "https: a self-signed certificate, a libtorrent seeder and tls_tracker.py"
 	sed 's/^/#   /' openssl.log tls.out tls.err 2>/dev/null | tail -5
+fi
+
+# ---- l: -q, and the progress line without a terminal ---------------------------
+section "l: -q, and the progress line without a terminal"
+# Four downloads from one libtorrent seeder at once, stderr a file each:
+#  - -q: exit 0, not a byte on stdout or stderr, the data intact;
+#  - -q, Ctrl-C after 2 s: exit 1, the one error line alone on stderr (no
+#    "stopping" notice);
+#  - -q with a listen port already taken: exit 1, the one error line alone;
+#  - no -q, held to 640 KiB/s (about 13 s for the 8 MiB: the first line is
+#    due after 10 s): progress lines "NN.N%  RATE  N peer(s)  ETA M:SS" on
+#    stderr, whole lines (no carriage return, no escape sequence), and the
+#    summary on stdout.
+"$PIECES" create -q -l 64K -s test-quiet -o quiet.torrent src/$BIG
+if start_lt_seed quiet.torrent src 0 127.0.0.2; then
+	QSEED=$SEED_PID QPEER=127.0.0.2:$SEED_PORT
+	fetch_start quiet.torrent dl-progress --max-down 640K --peer $QPEER
+	fetch_start quiet.torrent dl-qint -q --max-down 1M --peer $QPEER
+	fetch quiet.torrent dl-quiet -q --peer $QPEER
+	if [ $RC -eq 0 ]; then ok "-q: exits 0"; else not_ok "-q: exits 0"; show_failure dl-quiet; fi
+	check "-q: prints nothing on success" sh -c '[ ! -s dl-quiet.out ] && [ ! -s dl-quiet.err ]'
+	sed 's/^/#   /' dl-quiet.out dl-quiet.err
+	check "-q: the file matches the source" same_data src/$BIG dl-quiet/$BIG
+	# The seeder's own port on its own address: taken.
+	fetch quiet.torrent dl-qbusy -q --bind 127.0.0.2 -p "${QPEER#*:}"
+	check "-q, listen port taken: exit status 1 (status $RC)" [ $RC -eq 1 ]
+	if [ ! -s dl-qbusy.out ] && [ "$(wc -l <dl-qbusy.err)" -eq 1 ] &&
+		grep -q '^pieces: .*cannot listen on 127\.0\.0\.2:[0-9]*: Address already in use$' dl-qbusy.err; then
+		ok "-q, listen port taken: the error, one line, and nothing else"
+	else
+		not_ok "-q, listen port taken: the error, one line, and nothing else"
+		show_failure dl-qbusy
+	fi
+	sleep 2
+	kill -INT "$(cat dl-qint.pid)"
+	fetch_wait dl-qint
+	check "-q, Ctrl-C: exit status 1 (status $RC)" [ $RC -eq 1 ]
+	if [ "$(cat dl-qint.err)" = "pieces: interrupted; run the same command again to resume" ]; then
+		ok "-q, Ctrl-C: the error alone on stderr"
+	else
+		not_ok "-q, Ctrl-C: the error alone on stderr"
+		show_failure dl-qint
+	fi
+	fetch_wait dl-progress
+	if [ $RC -eq 0 ]; then ok "progress: exits 0"; else not_ok "progress: exits 0"; show_failure dl-progress; fi
+	check "progress: the file matches the source" same_data src/$BIG dl-progress/$BIG
+	check "progress: the summary on stdout" summary_has dl-progress "^$BIG: complete, 100\.0% "
+	sed 's/^/#   /' dl-progress.err
+	if grep -E -q '^ *[0-9]{1,2}\.[0-9]%  [0-9.]+ (kB|MB|GB)/s  [0-9]+ peers?  ETA (([0-9]+:)?[0-9]+:[0-9]{2}|--:--)$' dl-progress.err; then
+		ok "progress: without a terminal, a progress line under 100%"
+	else
+		not_ok "progress: without a terminal, a progress line under 100%"
+	fi
+	check "progress: no carriage return or escape sequence on stderr" \
+		sh -c "tr -d '\\r\\033' <dl-progress.err | cmp -s - dl-progress.err"
+	stop_pid $QSEED
+else
+	not_ok "quiet: a libtorrent seeder starts"
 fi
 
 t_done
