@@ -52,6 +52,7 @@ seed_usage(FILE *f)
 	      "      --peer HOST:PORT     connect to this peer too (repeatable)\n"
 	      "  -p, --port N             listen port (default 6881; 0 = any)\n"
 	      "      --bind ADDR          use only this local address (default: all)\n"
+	      "      --max-peers N        connections at most (default 50)\n"
 	      "      --max-up RATE        upload limit, e.g. 500K or 2M (bytes/s)\n"
 	      "      --slots N            upload slots (default 4)\n"
 	      "      --seed-ratio R       stop after uploading R times the torrent size\n"

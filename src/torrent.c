@@ -1263,6 +1263,7 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 		socklen_t len = sizeof ss;
 		char ip[INET6_ADDRSTRLEN];
 		struct peer *p;
+		unsigned active, pending;
 		int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c < 0) {
@@ -1276,8 +1277,14 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 			return;
 		}
 		peer_addr_host((const struct sockaddr *)&ss, ip, sizeof ip);
-		if (t->stopping || ip_banned(t, ip) ||
-		    count_active(t, NULL) >= t->cfg.max_peers + t->cfg.max_peers / 4) {
+		/*
+		 * --max-peers bounds every connection, either way, handshakes in
+		 * progress included, as connect_more() counts them: counting
+		 * finished handshakes only let in a whole crowd that connected
+		 * at once.
+		 */
+		active = count_active(t, &pending);
+		if (t->stopping || ip_banned(t, ip) || active + pending >= t->cfg.max_peers) {
 			close(c);
 			continue;
 		}

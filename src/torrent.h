@@ -37,9 +37,9 @@ enum torrent_log_level {
 struct torrent_config {
 	const char *dir;	 /* download folder (created if missing) */
 	const char *resume_path; /* NULL: DIR/.pieces/<info-hash>.resume */
-	const char *bind_addr;	 /* listen address, NULL = all IPv4 */
+	const char *bind_addr;	 /* local address for everything; NULL = all, IPv4 and IPv6 */
 	uint16_t port;		 /* listen port; 0 = pick any */
-	unsigned max_peers;	 /* 0 = default (50) */
+	unsigned max_peers;	 /* connections, handshakes included; 0 = default (50) */
 	unsigned verify_threads; /* 0 = number of CPUs (at most 4) */
 	unsigned upload_slots;	 /* regular unchoke slots; 0 = default (4) */
 	uint64_t max_down;	 /* bytes/s, 0 = unlimited */
