@@ -27,6 +27,14 @@
 #  6. Seeding goals: `pieces seed --seed-time 3s` stops by itself (status 0,
 #     not before 3 s); `pieces seed --seed-ratio 1` stops by itself once a
 #     libtorrent leecher has downloaded the whole torrent from it.
+#  7. `pieces download --seed --slots 1 --max-up 256K` over complete data,
+#     three libtorrent leechers: at most 2 (the slot and the optimistic
+#     unchoke) are unchoked at any moment, and together they receive less
+#     than 2x the limit.
+#  8. `pieces seed --max-peers 4` and 10 peers connecting at once: it holds
+#     at most 4 connections (ss), and takes new ones once those have gone.
+#  9. Without -p and --bind, `pieces seed` and `pieces download` listen on
+#     0.0.0.0:6881 and [::]:6881 (ss); port 6881 must be free for it.
 # Every download is compared byte for byte with the source.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -622,6 +630,160 @@ if start_pieces_seed goal-ratio goal-ratio.torrent src --seed-ratio 1 && GR=$PS_
 	fi
 else
 	not_ok "seed-ratio: pieces seed --seed-ratio 1 starts"
+fi
+
+# ---- 7: --slots and --max-up on pieces download --seed --------------------------
+section "7: pieces download --seed --slots 1 --max-up 256K, three libtorrent leechers"
+# pieces download --seed over a complete copy (it checks, finds everything,
+# and seeds). Each leecher prints every 0.2 s what it has received and
+# whether pieces unchokes it (lt_leech.py --status); after all three are
+# connected, 6 s are watched. One regular slot plus the optimistic unchoke
+# makes 2 unchoked at most: the third waits for a turn (30 s, longer than
+# the test). 16 MiB at 256 KiB/s lasts far longer than the test.
+# connected_n FILE N: pieces has logged at least N incoming connections.
+connected_n() { [ "$(tr '\r' '\n' <"$1" | grep -c ': connected (incoming)')" -ge "$2" ]; }
+# in_range LO HI N: LO <= N <= HI (N a number).
+in_range() { [ "$1" -le "$3" ] && [ "$3" -le "$2" ]; }
+mkdir seed-slots
+cp src/$RATE seed-slots/
+SL_PORT=$(free_port)
+"$PIECES" download --seed -v --bind 127.0.0.1 -p "$SL_PORT" --slots 1 --max-up 256K -o seed-slots \
+	rate-up.torrent >slots.out 2>slots.err &
+SL=$!
+t_track $SL
+if wait_for 30 $SL log_has slots.err '^pieces: download complete; seeding'; then
+	SL_PIDS=""
+	for k in 1 2 3; do
+		mkdir dl-slots$k
+		$PY "$LEECH" --timeout 40 --status 0.2 --peer 127.0.0.1:$SL_PORT rate-up.torrent dl-slots$k \
+			>slots$k.log 2>&1 &
+		SL_PIDS="$SL_PIDS $!"
+		t_track $!
+	done
+	if wait_for 20 $SL connected_n slots.err 3; then
+		sleep 6
+		for p in $SL_PIDS; do stop_pid $p; done
+		# The leechers' lines merged on their common clock, from the moment
+		# all three had pieces as their peer to the last line; a leecher
+		# counts as choked after its last line (it has gone).
+		$PY - 262144 slots1.log slots2.log slots3.log >slots.txt 2>&1 <<'PY' || true
+import re, sys
+limit = int(sys.argv[1])
+series = []
+for f in sys.argv[2:]:
+    s = [tuple(float(x) for x in m.groups()) for m in
+         (re.match(r"status t=([\d.]+) bytes=(\d+) peers=(\d+) unchoked=(\d+)", l) for l in open(f)) if m]
+    series.append(s)
+def at(s, t):
+    before = [x for x in s if x[0] <= t]
+    if not before:
+        return (t, 0, 0, 0)
+    return before[-1] if t <= s[-1][0] else (t, s[-1][1], 0, 0)
+for f in sys.argv[2:]:
+    done = [l for l in open(f) if l.startswith("done ")]
+    if done:
+        # 16 MiB at 256 KiB/s takes 64 s.
+        sys.exit("error: %s finished the 16 MiB: %s" % (f, done[0].strip()))
+firsts = [next((x[0] for x in s if x[2] > 0), None) for s in series]
+if None in firsts:
+    sys.exit("error: a leecher never had pieces as its peer")
+start = max(firsts)
+end = max(s[-1][0] for s in series)
+times = sorted(x[0] for s in series for x in s if start <= x[0] <= end)
+most = max(sum(1 for s in series if at(s, t)[3] > 0) for t in times)
+ever = sum(1 for s in series if any(x[3] > 0 for x in s if start <= x[0] <= end))
+# The rate from 1 s into the window (after the first burst) to its end.
+t0 = start + 1
+if end - t0 < 1:
+    sys.exit("error: watched for %.2f s only" % (end - start))
+got = sum(at(s, end)[1] for s in series) - sum(at(s, t0)[1] for s in series)
+print("most=%d ever=%d secs=%.2f bytes=%d ratio=%.3f"
+      % (most, ever, end - t0, got, got / (end - t0) / limit))
+PY
+		sed 's/^/# slots: /' slots.txt
+		most=$(sed -n 's/.*most=\([0-9]*\).*/\1/p' slots.txt)
+		ratio=$(sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' slots.txt)
+		check "slots 1: at most 2 leechers unchoked at any moment, 1 at least (most: ${most:-?})" \
+			in_range 1 2 "${most:-9}"
+		check "max-up 256K on download --seed: the leechers together got ${ratio:-?}x the limit (want > 0, < 2)" \
+			$PY -c 'import sys; sys.exit(not 0 < float(sys.argv[1]) < 2)' "${ratio:-0}"
+	else
+		not_ok "slots: three libtorrent leechers connect to pieces download --seed"
+		for k in 1 2 3; do show "leecher $k" slots$k.log 3; done
+	fi
+	for p in $SL_PIDS; do stop_pid $p; done
+else
+	not_ok "slots: pieces download --seed over complete data says it is seeding"
+	show "pieces download" slots.err 5
+fi
+stop_pieces $SL
+
+# ---- 8: --max-peers ---------------------------------------------------------------
+section "8: --max-peers 4, ten peers connecting at once"
+# tests/py/crowd_peer.py opens 10 connections before sending any
+# handshake, holds them 3 s; meanwhile ss counts pieces' established
+# connections every 0.1 s. Then, all gone, 2 more must be kept.
+# conns PID: established TCP connections of PID.
+conns() { ss -tnpH state established 2>/dev/null | grep -c "pid=$1," || true; }
+no_conns() { [ "$(conns "$1")" -eq 0 ]; }
+mk crowd $SINGLE
+if start_pieces_seed crowd crowd.torrent src --max-peers 4 && CR=$PS_PID; then
+	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 3 127.0.0.1 "$PS_PORT" crowd.torrent 10 \
+		>crowd1.log 2>&1 &
+	CP=$!
+	t_track $CP
+	most=0
+	while alive $CP; do
+		n=$(conns $CR)
+		[ "$n" -gt $most ] && most=$n
+		sleep 0.1
+	done
+	wait $CP || true
+	sed 's/^/# crowd of 10: /' crowd1.log
+	kept=$(sed -n 's/.* kept=\([0-9]*\).*/\1/p' crowd1.log)
+	check "max-peers 4: pieces held at most 4 connections at a time (ss saw at most $most)" \
+		in_range 1 4 $most
+	check "max-peers 4: of the 10 peers, at most 4 were kept (${kept:-?})" in_range 1 4 "${kept:-9}"
+	if wait_for 10 $CR no_conns $CR; then
+		$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 1 127.0.0.1 "$PS_PORT" crowd.torrent 2 >crowd2.log 2>&1 || true
+		sed 's/^/# crowd of 2, after: /' crowd2.log
+		check "max-peers 4: once they have gone, new peers are kept" grep -q 'kept=2 ' crowd2.log
+	else
+		not_ok "max-peers 4: pieces lets go of the crowd's connections once they close"
+	fi
+	stop_pieces $CR
+else
+	not_ok "max-peers: pieces seed --max-peers 4 starts"
+fi
+
+# ---- 9: the default listening address ------------------------------------------
+section "9: without -p and --bind: 0.0.0.0:6881 and [::]:6881"
+# listens PID ADDR: PID has a TCP socket listening on ADDR (as ss writes it).
+listens() { ss -ltnpH 2>/dev/null | grep "pid=$1," | awk '{print $4}' | grep -Fqx -- "$2"; }
+mk defport $SINGLE
+busy=$(ss -ltnpH 'sport = :6881' 2>/dev/null | tr -s ' ' | tr '\n' ';')
+if [ -n "$busy" ]; then
+	not_ok "default port: 6881 must be free to check that pieces takes it by default; it is taken: $busy"
+elif ! ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
+	not_ok "default port: this host has IPv6 (no ::1 on lo)"
+else
+	mkdir dl-defport
+	for cmd in seed download; do
+		case $cmd in
+		seed) set -- seed -v defport.torrent src ;;
+		download) set -- download -v -o dl-defport defport.torrent ;;
+		esac
+		"$PIECES" "$@" >defport-$cmd.out 2>defport-$cmd.err &
+		DP=$!
+		t_track $DP
+		wait_for 10 $DP listens $DP '0.0.0.0:6881' || true
+		wait_for 2 $DP listens $DP '[::]:6881' || true
+		l=$(ss -ltnpH 2>/dev/null | grep "pid=$DP," | awk '{print $4}' | tr '\n' ' ')
+		check "default port: pieces $cmd listens on 0.0.0.0:6881 (it listens on: $l)" listens $DP '0.0.0.0:6881'
+		check "default port: pieces $cmd listens on [::]:6881" listens $DP '[::]:6881'
+		stop_pieces $DP
+		[ -n "$l" ] || show "pieces $cmd" defport-$cmd.err 5
+	done
 fi
 
 section "end"

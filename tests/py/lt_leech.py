@@ -2,7 +2,7 @@
 """A python3-libtorrent leecher for the integration tests, confined to loopback.
 
     lt_leech.py TORRENT SAVE_DIR [--ip IP] [--port PORT] [--peer HOST:PORT]...
-                [--download-limit BYTES] [--timeout SECS]
+                [--download-limit BYTES] [--timeout SECS] [--status SECS]
 
 Listens on IP:PORT (default 127.0.0.1, port 0 = any) with DHT, LSD, UPnP,
 NAT-PMP, PEX and uTP off, adds TORRENT with an empty SAVE_DIR and prints
@@ -14,7 +14,13 @@ downloaded and verified, after printing
     done bytes=B secs=S rate=R peers=P
 where B is the payload downloaded, S the time from the first payload byte
 to the last verified piece and R = B / S (bytes per second). On timeout it
-prints the state on stderr and exits 1. SIGTERM/SIGINT end it (exit 2)."""
+prints the state on stderr and exits 1. SIGTERM/SIGINT end it (exit 2).
+With --status, every SECS it also prints
+    status t=T bytes=B peers=P unchoked=U
+T being time.monotonic() (one clock for every process on the machine, so
+the lines of several leechers can be merged), B the payload downloaded so
+far, P the peers connected and U how many of them do not choke us, and
+once more just before the "done" line."""
 import argparse
 import signal
 import sys
@@ -32,6 +38,7 @@ def main():
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--download-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--status", type=float, default=0.0)
     a = ap.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
@@ -80,6 +87,7 @@ def main():
     deadline = start + a.timeout
     first = None
     last_dial = -100.0
+    next_status = start
     while True:
         for al in ses.pop_alerts():
             if isinstance(al, lt.listen_failed_alert):
@@ -95,7 +103,14 @@ def main():
             for pr in peers:
                 h.connect_peer(pr)
             last_dial = now
-        if st.is_seeding or st.is_finished:
+        done = st.is_seeding or st.is_finished
+        if a.status > 0 and (now >= next_status or done):
+            unchoked = sum(1 for pi in h.get_peer_info()
+                           if not pi.flags & lt.peer_info.remote_choked)
+            print("status t=%.3f bytes=%d peers=%d unchoked=%d"
+                  % (now, st.total_payload_download, st.num_peers, unchoked), flush=True)
+            next_status = now + a.status
+        if done:
             secs = max(now - (first or start), 1e-6)
             b = st.total_payload_download
             print("done bytes=%d secs=%.3f rate=%.0f peers=%d" % (b, secs, b / secs, st.num_peers),
