@@ -601,7 +601,7 @@ cmd_mount(int argc, char **argv)
 	}
 	/* Mounted first, so requests arriving during the start-up check are parked. */
 	if (torrent_start(m.t, &err) < 0) {
-		cmd_error("%s: %s", data, err.msg);
+		cmd_error("%s", err.msg);
 		goto out;
 	}
 	loop_signal(m.loop, SIGINT, on_signal, &m);

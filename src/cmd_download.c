@@ -442,7 +442,7 @@ run(int argc, char **argv, int seed_cmd)
 		goto out;
 	}
 	if (torrent_start(d.t, &err) < 0) {
-		cmd_error("%s: %s", cfg.dir, err.msg);
+		cmd_error("%s", err.msg);
 		goto out;
 	}
 	loop_signal(d.loop, SIGINT, on_signal, &d);

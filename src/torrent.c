@@ -1750,8 +1750,10 @@ torrent_start(struct torrent *t, struct error *err)
 	char *slash, *rdir;
 	int rc;
 
-	if ((rc = storage_open(&t->st, t->mi, t->dir, err)) < 0)
+	if ((rc = storage_open(&t->st, t->mi, t->dir, err)) < 0) {
+		error_prefix(err, "%s", t->dir);
 		return rc;
+	}
 	/* The resume file's folder (DIR/.pieces by default). */
 	if ((rdir = strdup(t->resume_path)) != NULL) {
 		if ((slash = strrchr(rdir, '/')) != NULL) {

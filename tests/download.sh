@@ -610,7 +610,7 @@ if start_lt_seed quiet.torrent src 0 127.0.0.2; then
 	fetch quiet.torrent dl-qbusy -q --bind 127.0.0.2 -p "${QPEER#*:}"
 	check "-q, listen port taken: exit status 1 (status $RC)" [ $RC -eq 1 ]
 	if [ ! -s dl-qbusy.out ] && [ "$(wc -l <dl-qbusy.err)" -eq 1 ] &&
-		grep -q '^pieces: .*cannot listen on 127\.0\.0\.2:[0-9]*: Address already in use$' dl-qbusy.err; then
+		grep -q '^pieces: cannot listen on 127\.0\.0\.2:[0-9]*: Address already in use$' dl-qbusy.err; then
 		ok "-q, listen port taken: the error, one line, and nothing else"
 	else
 		not_ok "-q, listen port taken: the error, one line, and nothing else"
