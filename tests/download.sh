@@ -461,8 +461,9 @@ check "complete (no resume data): files untouched" same_data src/$MULTI dl-prese
 section "h: a lying seeder beside an honest one"
 # An honest libtorrent seeder on 127.0.0.2 and tests/py/liar_seed.py on
 # 127.0.0.3, which claims every piece and answers every request with random
-# bytes. The download must still be exact, the liar's address banned once
-# it has failed STRIKE_LIMIT (3) pieces, and the honest one never.
+# bytes. The download must still be exact, the liar's address banned (see
+# src/blame.h: its trust falls with each failed piece, alone or shared), and
+# the honest one never, although it shares failed pieces with the liar.
 "$PIECES" create -q -l 64K -o liar.torrent src/$BIG
 LIAR_OK=0
 if start_lt_seed liar.torrent src 0 127.0.0.2; then
