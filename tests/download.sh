@@ -14,6 +14,8 @@
 #     everything on disk, nothing downloaded;
 #  h. a seeder that answers every request with random bytes, beside an
 #     honest one: the file is still exact, the liar banned, the honest not;
+#     then a liar that spoils only one block of the pieces it shares with
+#     the honest one: the same;
 #  i. the download folder's disk fills up: a clear error and exit 1; with
 #     room again the same command keeps what was written and finishes;
 #  j. an HTTPS tracker (self-signed certificate): refused until
@@ -486,6 +488,32 @@ if [ $LIAR_OK -eq 1 ]; then
 	check "liar: its address is banned, once" [ "$(grep -c 'banning 127\.0\.0\.3' dl-liar.err)" -eq 1 ]
 	check "liar: the honest seeder is not" sh -c "! grep -q 'banning 127\.0\.0\.2' dl-liar.err"
 	check "liar: the summary counts the failed pieces" summary_has dl-liar ": complete, 100\.0% .*, [1-9][0-9]* failed verification"
+
+	# h2: a subtler liar, beside the same honest seeder. It answers only
+	# requests for the second block of a piece, with random bytes, 20 a
+	# second: it never sends a whole piece, so every piece it spoils is
+	# shared with the honest seeder, and each such piece fails with both
+	# to blame. Once one of them verifies with the honest seeder's block,
+	# the liar's differs from the good data (blame's proof), or it is
+	# banned for having a hand in more failed pieces than the honest one.
+	$PY "$top_srcdir/tests/py/liar_seed.py" --ip 127.0.0.3 --timeout 90 --only-block 1 \
+		--rate 20 liar.torrent >liar2.log 2>&1 &
+	LIAR_PID=$!
+	t_track $LIAR_PID
+	if wait_for 20 $LIAR_PID grep -q '^ready ' liar2.log; then
+		LIAR_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' liar2.log)
+		fetch liar.torrent dl-liar2 --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
+		if [ $RC -eq 0 ]; then ok "subtle liar: exits 0"; else not_ok "subtle liar: exits 0"; show_failure dl-liar2; fi
+		check "subtle liar: the file matches the source" same_data src/$BIG dl-liar2/$BIG
+		stop_pid $LIAR_PID
+		echo "# $(grep -c 'failed verification' dl-liar2.err) pieces failed verification; $(grep 'banning' dl-liar2.err | head -3 | tr '\n' ' ')"
+		check "subtle liar: it sent blocks" grep -q '^served .* blocks=[1-9]' liar2.log
+		check "subtle liar: its address is banned, once" [ "$(grep -c 'banning 127\.0\.0\.3' dl-liar2.err)" -eq 1 ]
+		check "subtle liar: the honest seeder is not" sh -c "! grep -q 'banning 127\.0\.0\.2' dl-liar2.err"
+	else
+		not_ok "subtle liar: liar_seed.py --only-block starts"
+		cat liar2.log 2>/dev/null | sed 's/^/#   /'
+	fi
 	stop_pid $HONEST_PID
 else
 	not_ok "liar: an honest libtorrent seeder and liar_seed.py start"
