@@ -467,16 +467,22 @@ section "h: a lying seeder beside an honest one"
 # src/blame.h: its trust falls with each failed piece, alone or shared), and
 # the honest one never, although it shares failed pieces with the liar.
 "$PIECES" create -q -l 64K -o liar.torrent src/$BIG
+# start_liar LOG [liar_seed.py OPTIONS...]: a liar on 127.0.0.3 for
+# liar.torrent. Sets LIAR_PID, LIAR_PORT; returns 1 if it does not start.
+start_liar() {
+	_sl_log=$1
+	shift
+	$PY "$top_srcdir/tests/py/liar_seed.py" --ip 127.0.0.3 --timeout 90 "$@" liar.torrent \
+		>"$_sl_log" 2>&1 &
+	LIAR_PID=$!
+	t_track $LIAR_PID
+	wait_for 20 $LIAR_PID grep -q '^ready ' "$_sl_log" || return 1
+	LIAR_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' "$_sl_log")
+}
 LIAR_OK=0
 if start_lt_seed liar.torrent src 0 127.0.0.2; then
 	HONEST_PID=$SEED_PID HONEST_PORT=$SEED_PORT
-	$PY "$top_srcdir/tests/py/liar_seed.py" --ip 127.0.0.3 --timeout 90 liar.torrent >liar.log 2>&1 &
-	LIAR_PID=$!
-	t_track $LIAR_PID
-	if wait_for 20 $LIAR_PID grep -q '^ready ' liar.log; then
-		LIAR_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' liar.log)
-		LIAR_OK=1
-	fi
+	start_liar liar.log && LIAR_OK=1
 fi
 if [ $LIAR_OK -eq 1 ]; then
 	fetch liar.torrent dl-liar --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
@@ -496,12 +502,7 @@ if [ $LIAR_OK -eq 1 ]; then
 	# to blame. Once one of them verifies with the honest seeder's block,
 	# the liar's differs from the good data (blame's proof), or it is
 	# banned for having a hand in more failed pieces than the honest one.
-	$PY "$top_srcdir/tests/py/liar_seed.py" --ip 127.0.0.3 --timeout 90 --only-block 1 \
-		--rate 20 liar.torrent >liar2.log 2>&1 &
-	LIAR_PID=$!
-	t_track $LIAR_PID
-	if wait_for 20 $LIAR_PID grep -q '^ready ' liar2.log; then
-		LIAR_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' liar2.log)
+	if start_liar liar2.log --only-block 1 --rate 20; then
 		fetch liar.torrent dl-liar2 --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
 		if [ $RC -eq 0 ]; then ok "subtle liar: exits 0"; else not_ok "subtle liar: exits 0"; show_failure dl-liar2; fi
 		check "subtle liar: the file matches the source" same_data src/$BIG dl-liar2/$BIG
