@@ -216,14 +216,6 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return 0;
 }
 
-/* ---- bans: peers that sent data failing verification (see blame.h) ---- */
-
-static int
-ip_banned(struct torrent *t, const char *ip)
-{
-	return blame_banned(t->blame, ip);
-}
-
 /* ---- piece buffers ---------------------------------------------------- */
 
 static uint32_t
@@ -604,12 +596,6 @@ on_ban(void *arg, const char *ip, const char *why)
 	}
 }
 
-/*
- * A write failed and the owner wants to carry on (ops->disk_error): no
- * requests until the pause ends. Pieces already on their way may fail the
- * same way meanwhile; they are fetched again later, and do not lengthen
- * the pause or report again. The tick refills the peers once it is over.
- */
 int
 torrent_write_error(const struct torrent *t, int *paused)
 {
@@ -617,6 +603,12 @@ torrent_write_error(const struct torrent *t, int *paused)
 	return t->write_err;
 }
 
+/*
+ * A write failed and the owner wants to carry on (ops->disk_error): no
+ * requests until the pause ends. Pieces already on their way may fail the
+ * same way meanwhile; they are fetched again later, and do not lengthen
+ * the pause or report again. The tick refills the peers once it is over.
+ */
 static void
 disk_pause(struct torrent *t, int err, const char *msg)
 {
@@ -1204,7 +1196,7 @@ connect_more(struct torrent *t)
 		if (c->state != CAND_IDLE || c->retry_ms > now)
 			continue;
 		peer_addr_host((const struct sockaddr *)&c->addr, ip, sizeof ip);
-		if (ip_banned(t, ip)) {
+		if (blame_banned(t->blame, ip)) {
 			c->state = CAND_BANNED;
 			continue;
 		}
@@ -1284,7 +1276,8 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 		 * at once.
 		 */
 		active = count_active(t, &pending);
-		if (t->stopping || ip_banned(t, ip) || active + pending >= t->cfg.max_peers) {
+		if (t->stopping || blame_banned(t->blame, ip) ||
+		    active + pending >= t->cfg.max_peers) {
 			close(c);
 			continue;
 		}

@@ -479,20 +479,27 @@ start_liar() {
 	wait_for 20 $LIAR_PID grep -q '^ready ' "$_sl_log" || return 1
 	LIAR_PORT=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' "$_sl_log")
 }
+# fetch_beside_liar LABEL OUT LOG: download liar.torrent from the honest
+# seeder and the liar (then stopped); the file must be exact, the liar
+# must have sent blocks and be banned once, the honest seeder never.
+fetch_beside_liar() {
+	_fl_l=$1 _fl_o=$2 _fl_log=$3
+	fetch liar.torrent $_fl_o --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
+	if [ $RC -eq 0 ]; then ok "$_fl_l: exits 0"; else not_ok "$_fl_l: exits 0"; show_failure $_fl_o; fi
+	check "$_fl_l: the file matches the source" same_data src/$BIG $_fl_o/$BIG
+	stop_pid $LIAR_PID
+	echo "# $(grep -c 'failed verification' $_fl_o.err) pieces failed verification; $(grep 'banning' $_fl_o.err | head -3 | tr '\n' ' ')liar: $(grep '^served' $_fl_log | head -3 | tr '\n' ' ')"
+	check "$_fl_l: it sent blocks" grep -q '^served .* blocks=[1-9]' $_fl_log
+	check "$_fl_l: its address is banned, once" [ "$(grep -c 'banning 127\.0\.0\.3' $_fl_o.err)" -eq 1 ]
+	check "$_fl_l: the honest seeder is not" sh -c "! grep -q 'banning 127\.0\.0\.2' $_fl_o.err"
+}
 LIAR_OK=0
 if start_lt_seed liar.torrent src 0 127.0.0.2; then
 	HONEST_PID=$SEED_PID HONEST_PORT=$SEED_PORT
 	start_liar liar.log && LIAR_OK=1
 fi
 if [ $LIAR_OK -eq 1 ]; then
-	fetch liar.torrent dl-liar --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
-	if [ $RC -eq 0 ]; then ok "liar: exits 0"; else not_ok "liar: exits 0"; show_failure dl-liar; fi
-	check "liar: the file matches the source" same_data src/$BIG dl-liar/$BIG
-	stop_pid $LIAR_PID
-	echo "# $(grep -c 'failed verification' dl-liar.err) pieces failed verification; liar: $(grep '^served' liar.log | head -3 | tr '\n' ' ')"
-	check "liar: it did send blocks" grep -q '^served .* blocks=[1-9]' liar.log
-	check "liar: its address is banned, once" [ "$(grep -c 'banning 127\.0\.0\.3' dl-liar.err)" -eq 1 ]
-	check "liar: the honest seeder is not" sh -c "! grep -q 'banning 127\.0\.0\.2' dl-liar.err"
+	fetch_beside_liar liar dl-liar liar.log
 	check "liar: the summary counts the failed pieces" summary_has dl-liar ": complete, 100\.0% .*, [1-9][0-9]* failed verification"
 
 	# h2: a subtler liar, beside the same honest seeder. It answers only
@@ -503,14 +510,7 @@ if [ $LIAR_OK -eq 1 ]; then
 	# the liar's differs from the good data (blame's proof), or it is
 	# banned for having a hand in more failed pieces than the honest one.
 	if start_liar liar2.log --only-block 1 --rate 20; then
-		fetch liar.torrent dl-liar2 --peer 127.0.0.2:$HONEST_PORT --peer 127.0.0.3:$LIAR_PORT
-		if [ $RC -eq 0 ]; then ok "subtle liar: exits 0"; else not_ok "subtle liar: exits 0"; show_failure dl-liar2; fi
-		check "subtle liar: the file matches the source" same_data src/$BIG dl-liar2/$BIG
-		stop_pid $LIAR_PID
-		echo "# $(grep -c 'failed verification' dl-liar2.err) pieces failed verification; $(grep 'banning' dl-liar2.err | head -3 | tr '\n' ' ')"
-		check "subtle liar: it sent blocks" grep -q '^served .* blocks=[1-9]' liar2.log
-		check "subtle liar: its address is banned, once" [ "$(grep -c 'banning 127\.0\.0\.3' dl-liar2.err)" -eq 1 ]
-		check "subtle liar: the honest seeder is not" sh -c "! grep -q 'banning 127\.0\.0\.2' dl-liar2.err"
+		fetch_beside_liar "subtle liar" dl-liar2 liar2.log
 	else
 		not_ok "subtle liar: liar_seed.py --only-block starts"
 		cat liar2.log 2>/dev/null | sed 's/^/#   /'
