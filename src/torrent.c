@@ -64,6 +64,7 @@
 #define MAX_BAD_REQUESTS      64	   /* requests for pieces we lack before we hang up */
 #define MAX_DROPPED_REQUESTS  4096	   /* requests past the queue cap before we hang up */
 #define CHOKE_INTERVAL_MS     10000
+#define SWAP_AFTER_MS	      20000 /* see useless_peer() */
 
 struct pbuf {
 	uint32_t piece;
@@ -1177,6 +1178,28 @@ count_active(const struct torrent *t, unsigned *connecting)
 	return n;
 }
 
+/*
+ * When --max-peers is reached, a peer that dials in still gets a place if
+ * one we hold is of no use to either side: connected for SWAP_AFTER_MS
+ * (time enough to trade bitfields and interest) and neither interested in
+ * the other, so no data can flow. The one that last sent us a block
+ * longest ago goes. NULL when every peer is worth keeping.
+ */
+static struct peer *
+useless_peer(const struct torrent *t, uint64_t now)
+{
+	struct peer *p, *worst = NULL;
+
+	for (p = t->peers; p != NULL; p = p->next) {
+		if (p->state != PEER_ACTIVE || p->am_interested || p->peer_interested ||
+		    now - p->created_ms < SWAP_AFTER_MS)
+			continue;
+		if (worst == NULL || p->last_piece_ms < worst->last_piece_ms)
+			worst = p;
+	}
+	return worst;
+}
+
 static void
 connect_more(struct torrent *t)
 {
@@ -1254,7 +1277,7 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		char ip[INET6_ADDRSTRLEN];
-		struct peer *p;
+		struct peer *p, *victim;
 		unsigned active, pending;
 		int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -1276,10 +1299,19 @@ on_accept(struct loop_io *io, int fd, short revents, void *arg)
 		 * at once.
 		 */
 		active = count_active(t, &pending);
-		if (t->stopping || blame_banned(t->blame, ip) ||
-		    active + pending >= t->cfg.max_peers) {
+		if (t->stopping || blame_banned(t->blame, ip)) {
 			close(c);
 			continue;
+		}
+		if (active + pending >= t->cfg.max_peers) {
+			if ((victim = useless_peer(t, loop_now_ms(t->loop))) == NULL) {
+				close(c);
+				continue;
+			}
+			tlog(t, TORRENT_LOG_INFO,
+			     "%s: of no use either way; its place goes to %s, who dialled in",
+			     victim->name, ip);
+			peer_close(victim, "its place went to %s", ip);
 		}
 		p = peer_accept(t->loop, c, (struct sockaddr *)&ss, len, t->mi->info_hash,
 				t->peer_id, t->mi->piece_count, &peer_ops, t);

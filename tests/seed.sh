@@ -35,6 +35,9 @@
 #     at most 4 connections (ss), and takes new ones once those have gone.
 #  9. Without -p and --bind, `pieces seed` and `pieces download` listen on
 #     0.0.0.0:6881 and [::]:6881 (ss); port 6881 must be free for it.
+# 10. `pieces seed --max-peers 2` held by two peers that want nothing: after
+#     20 s a libtorrent leecher that dials in takes one's place and
+#     downloads, and pieces never holds more than 2 connections.
 # Every download is compared byte for byte with the source.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -784,6 +787,45 @@ else
 		stop_pieces $DP
 		[ -n "$l" ] || show "pieces $cmd" defport-$cmd.err 5
 	done
+fi
+
+# ---- 10: a full seeder makes room for a peer that wants data -----------------------
+section "10: --max-peers 2, both taken by peers that want nothing, then a leecher"
+# Two crowd peers (handshake only: never interested) fill the places; once
+# they have been useless for 20 s (SWAP_AFTER_MS), a libtorrent leecher
+# dialling in must get one of them and the whole torrent, while ss never
+# sees more than 2 connections of pieces.
+mk swap $SINGLE
+if start_pieces_seed swap swap.torrent src --max-peers 2 && SW=$PS_PID; then
+	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 45 127.0.0.1 "$PS_PORT" swap.torrent 2 \
+		>swap-crowd.log 2>&1 &
+	SC=$!
+	t_track $SC
+	wait_for 10 $SC log_has swap-crowd.log '^ready' || true
+	sleep 21
+	timeout 30 $PY "$LEECH" --timeout 20 --peer 127.0.0.1:$PS_PORT swap.torrent dl-swap \
+		>dl-swap.log 2>&1 &
+	SL=$!
+	t_track $SL
+	most=0
+	while alive $SL; do
+		n=$(conns $SW)
+		[ "$n" -gt $most ] && most=$n
+		sleep 0.1
+	done
+	wait $SL && rc=0 || rc=$?
+	check "swap: the leecher downloads from a seeder whose 2 places were taken (status $rc)" \
+		[ $rc -eq 0 ]
+	check "swap: ... byte for byte" cmp -s "src/$SINGLE" "dl-swap/$SINGLE"
+	check "swap: pieces held at most 2 connections at a time (ss saw at most $most)" \
+		in_range 1 2 $most
+	check "swap: pieces says which peer it let go and why" \
+		grep -q 'of no use either way; its place goes to 127.0.0.1, who' swap.err
+	[ $rc -eq 0 ] || { show "leecher" dl-swap.log 5; show "pieces seed" swap.err 10; }
+	stop_pid $SC
+	stop_pieces $SW
+else
+	not_ok "swap: pieces seed --max-peers 2 starts"
 fi
 
 section "end"
