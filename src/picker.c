@@ -795,6 +795,12 @@ picker_in_endgame(const struct picker *p)
 	return p->wanted_left > 0 && p->fresh_wanted == 0 && p->missing_wanted == 0;
 }
 
+uint32_t
+picker_deadline_count(const struct picker *p)
+{
+	return p->ndeadlines;
+}
+
 int
 picker_complete(const struct picker *p)
 {

@@ -167,6 +167,8 @@ int picker_block_timed_out(struct picker *p, uint32_t piece, uint32_t block);
 int picker_in_endgame(const struct picker *p);
 /* Nonzero when every piece of priority > 0 is had. */
 int picker_complete(const struct picker *p);
+/* Pieces we lack that have a deadline: someone is waiting for data. */
+uint32_t picker_deadline_count(const struct picker *p);
 
 /* Queries; out-of-range pieces give 0. */
 int picker_has(const struct picker *p, uint32_t piece);

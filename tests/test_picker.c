@@ -390,6 +390,26 @@ Test(picker, deadlines_first_in_order)
 	picker_free(p);
 }
 
+/* The engine shortens its request queues while this is nonzero (a reader waits). */
+Test(picker, deadline_count_follows_deadlines_and_verified_pieces)
+{
+	struct picker *p = picker_new(8, 2 * B, 8 * 2 * (uint64_t)B, 5);
+
+	cr_assert_eq(picker_deadline_count(p), 0);
+	cr_assert_eq(picker_set_deadline(p, 1, 100), 0);
+	cr_assert_eq(picker_set_deadline(p, 2, 200), 0);
+	cr_assert_eq(picker_set_deadline(p, 2, 300), 0); /* moved, not added */
+	cr_assert_eq(picker_deadline_count(p), 2);
+	picker_set_have(p, 3);
+	cr_assert_eq(picker_set_deadline(p, 3, 100), 0); /* had: ignored */
+	cr_assert_eq(picker_deadline_count(p), 2);
+	picker_set_have(p, 1); /* verified: nobody waits for it any more */
+	cr_assert_eq(picker_deadline_count(p), 1);
+	cr_assert_eq(picker_set_deadline(p, 2, 0), 0); /* the reader moved on */
+	cr_assert_eq(picker_deadline_count(p), 0);
+	picker_free(p);
+}
+
 static int
 skip_piece4(void *ctx, uint32_t piece, uint32_t block)
 {
