@@ -729,18 +729,24 @@ section "8: --max-peers 4, ten peers connecting at once"
 # conns PID: established TCP connections of PID.
 conns() { ss -tnpH state established 2>/dev/null | grep -c "pid=$1," || true; }
 no_conns() { [ "$(conns "$1")" -eq 0 ]; }
+# most_conns PID OF: the most established connections of OF, counted every
+# 0.1 s while PID runs.
+most_conns() {
+	_mc=0
+	while alive "$1"; do
+		_n=$(conns "$2")
+		[ "$_n" -gt $_mc ] && _mc=$_n
+		sleep 0.1
+	done
+	echo $_mc
+}
 mk crowd $SINGLE
 if start_pieces_seed crowd crowd.torrent src --max-peers 4 && CR=$PS_PID; then
 	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 3 127.0.0.1 "$PS_PORT" crowd.torrent 10 \
 		>crowd1.log 2>&1 &
 	CP=$!
 	t_track $CP
-	most=0
-	while alive $CP; do
-		n=$(conns $CR)
-		[ "$n" -gt $most ] && most=$n
-		sleep 0.1
-	done
+	most=$(most_conns $CP $CR)
 	wait $CP || true
 	sed 's/^/# crowd of 10: /' crowd1.log
 	kept=$(sed -n 's/.* kept=\([0-9]*\).*/\1/p' crowd1.log)
@@ -807,12 +813,7 @@ if start_pieces_seed swap swap.torrent src --max-peers 2 && SW=$PS_PID; then
 		>dl-swap.log 2>&1 &
 	SL=$!
 	t_track $SL
-	most=0
-	while alive $SL; do
-		n=$(conns $SW)
-		[ "$n" -gt $most ] && most=$n
-		sleep 0.1
-	done
+	most=$(most_conns $SL $SW)
 	wait $SL && rc=0 || rc=$?
 	check "swap: the leecher downloads from a seeder whose 2 places were taken (status $rc)" \
 		[ $rc -eq 0 ]
