@@ -37,7 +37,9 @@
 #     0.0.0.0:6881 and [::]:6881 (ss); port 6881 must be free for it.
 # 10. `pieces seed --max-peers 2` held by two peers that want nothing: after
 #     20 s a libtorrent leecher that dials in takes one's place and
-#     downloads, and pieces never holds more than 2 connections.
+#     downloads, and pieces never holds more than 2 connections. The same
+#     for `pieces download --max-peers 2` and a libtorrent seeder that
+#     turns up late.
 # Every download is compared byte for byte with the source.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/seeders.sh"
@@ -730,10 +732,10 @@ section "8: --max-peers 4, ten peers connecting at once"
 conns() { ss -tnpH state established 2>/dev/null | grep -c "pid=$1," || true; }
 no_conns() { [ "$(conns "$1")" -eq 0 ]; }
 # most_conns PID OF: the most established connections of OF, counted every
-# 0.1 s while PID runs.
+# 0.1 s while PID runs (60 s at most).
 most_conns() {
-	_mc=0
-	while alive "$1"; do
+	_mc=0 _end=$(($(date +%s) + 60))
+	while alive "$1" && [ "$(date +%s)" -lt $_end ]; do
 		_n=$(conns "$2")
 		[ "$_n" -gt $_mc ] && _mc=$_n
 		sleep 0.1
@@ -828,6 +830,38 @@ if start_pieces_seed swap swap.torrent src --max-peers 2 && SW=$PS_PID; then
 else
 	not_ok "swap: pieces seed --max-peers 2 starts"
 fi
+# The downloading side: a torrent without trackers, nobody to dial, two
+# useless peers dial in first, the seeder 21 s later.
+SD_PORT=$(free_port)
+mkdir dl-swapd
+"$PIECES" download -v -p "$SD_PORT" --bind 127.0.0.1 --max-peers 2 -o dl-swapd swap.torrent \
+	>swapd.out 2>swapd.err &
+SD=$!
+t_track $SD
+if wait_for 10 $SD port_open 127.0.0.1 "$SD_PORT"; then
+	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 45 127.0.0.1 "$SD_PORT" swap.torrent 2 \
+		>swapd-crowd.log 2>&1 &
+	SC=$!
+	t_track $SC
+	wait_for 10 $SC log_has swapd-crowd.log '^ready' || true
+	sleep 21
+	start_lt_seed swap.torrent src 0 127.0.0.1 --connect "127.0.0.1:$SD_PORT" || true
+	most=$(most_conns $SD $SD)
+	if alive $SD; then rc=124; else wait $SD && rc=0 || rc=$?; fi
+	check "swap: pieces download --max-peers 2, full of useless peers, completes from a seeder that dials in late (status $rc)" \
+		[ $rc -eq 0 ]
+	check "swap: ... byte for byte" cmp -s "src/$SINGLE" "dl-swapd/$SINGLE"
+	check "swap: ... with at most 2 connections at a time (ss saw at most $most)" \
+		in_range 1 2 $most
+	check "swap: ... and says which peer it let go" \
+		grep -q 'of no use either way; its place goes to 127.0.0.1, who' swapd.err
+	[ $rc -eq 0 ] || { show "pieces download" swapd.err 10; show "seeder" "$SEED_LOG" 5; }
+	stop_pid $SEED_PID
+	stop_pid $SC
+else
+	not_ok "swap: pieces download --max-peers 2 listens on 127.0.0.1:$SD_PORT"
+fi
+stop_pieces $SD
 
 section "end"
 t_done

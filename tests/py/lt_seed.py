@@ -2,12 +2,14 @@
 """A python3-libtorrent peer for the integration tests, confined to loopback.
 
     lt_seed.py TORRENT DATA_DIR [--ip IP] [--port PORT] [--upload-limit BYTES]
-               [--partial]
+               [--partial] [--connect HOST:PORT]
 
 Listens on IP:PORT (default 127.0.0.1, port 0 = any; outgoing connections
 from IP too) with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, checks the data
 already in DATA_DIR, then seeds it and announces to the torrent's trackers.
 --upload-limit caps the upload rate (bytes/s), local peers included.
+--connect dials HOST:PORT once ready, and again every 2 s while no peer is
+connected (a peer that refused us may take us later).
 Prints one line
     ready port=N pieces=K/N
 once checking is done, the torrent is seeding (or, with --partial, once it
@@ -31,6 +33,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--partial", action="store_true")
+    ap.add_argument("--connect", metavar="HOST:PORT")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="give up (exit 1) when not ready after this long")
     a = ap.parse_args()
@@ -84,6 +87,7 @@ def main():
     answered = set()
     ready = False
     deadline = time.monotonic() + a.timeout
+    dialled = 0.0
     while True:
         for al in ses.pop_alerts():
             if isinstance(al, (lt.tracker_reply_alert, lt.tracker_error_alert,
@@ -103,6 +107,10 @@ def main():
                                                   st.num_pieces,
                                                   ti.num_pieces()),
                   flush=True)
+        if ready and a.connect and st.num_peers == 0 and time.monotonic() - dialled > 2:
+            host, port = a.connect.rsplit(":", 1)
+            h.connect_peer((host.strip("[]"), int(port)))
+            dialled = time.monotonic()
         if not ready and time.monotonic() > deadline:
             print("not ready after %gs: state %s, %d/%d pieces, trackers answered %d/%d"
                   % (a.timeout, st.state, st.num_pieces, ti.num_pieces(),
