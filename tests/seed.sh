@@ -803,14 +803,18 @@ section "10: --max-peers 2, both taken by peers that want nothing, then a leeche
 # they have been useless for 20 s (SWAP_AFTER_MS), a libtorrent leecher
 # dialling in must get one of them and the whole torrent, while ss never
 # sees more than 2 connections of pieces.
-mk swap $SINGLE
-if start_pieces_seed swap swap.torrent src --max-peers 2 && SW=$PS_PID; then
-	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 45 127.0.0.1 "$PS_PORT" swap.torrent 2 \
-		>swap-crowd.log 2>&1 &
+# fill_and_wait PORT LOG: two crowd peers take both places of the pieces on
+# PORT (SC: their PID), and stay useless past SWAP_AFTER_MS.
+fill_and_wait() {
+	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 45 127.0.0.1 "$1" swap.torrent 2 >"$2" 2>&1 &
 	SC=$!
 	t_track $SC
-	wait_for 10 $SC log_has swap-crowd.log '^ready' || true
+	wait_for 10 $SC log_has "$2" '^ready' || true
 	sleep 21
+}
+mk swap $SINGLE
+if start_pieces_seed swap swap.torrent src --max-peers 2 && SW=$PS_PID; then
+	fill_and_wait "$PS_PORT" swap-crowd.log
 	timeout 30 $PY "$LEECH" --timeout 20 --peer 127.0.0.1:$PS_PORT swap.torrent dl-swap \
 		>dl-swap.log 2>&1 &
 	SL=$!
@@ -839,12 +843,7 @@ mkdir dl-swapd
 SD=$!
 t_track $SD
 if wait_for 10 $SD port_open 127.0.0.1 "$SD_PORT"; then
-	$PY "$top_srcdir/tests/py/crowd_peer.py" --hold 45 127.0.0.1 "$SD_PORT" swap.torrent 2 \
-		>swapd-crowd.log 2>&1 &
-	SC=$!
-	t_track $SC
-	wait_for 10 $SC log_has swapd-crowd.log '^ready' || true
-	sleep 21
+	fill_and_wait "$SD_PORT" swapd-crowd.log
 	start_lt_seed swap.torrent src 0 127.0.0.1 --connect "127.0.0.1:$SD_PORT" || true
 	most=$(most_conns $SD $SD)
 	if alive $SD; then rc=124; else wait $SD && rc=0 || rc=$?; fi
