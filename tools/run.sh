@@ -4,8 +4,11 @@
 # suite. Installs missing packages with apt-get, builds out of tree, and is
 # safe to run again.
 #
-#   demo   build, then show the sample torrents and round-trip them through
-#          `pieces create` (the bundled .torrent and a fresh one must agree).
+#   demo   build, then run tools/demo.sh on the bundled samples: describe
+#          them, recreate them with `pieces create` (same info-hash), start
+#          opentracker on 127.0.0.1:6969 (their announce URL) and a local
+#          `pieces seed`, download from it, mount the torrent and stream a
+#          file through the mount.
 #   check  build with -Werror and run `make check`; build again with ASan +
 #          UBSan and run `make check`; build the libFuzzer targets with clang
 #          and run each on its seed corpus for FUZZ_SECONDS (default 20).
