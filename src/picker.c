@@ -801,6 +801,16 @@ picker_deadline_count(const struct picker *p)
 	return p->ndeadlines;
 }
 
+unsigned
+picker_queue_depth(double rate, double rtt_s, double seconds, unsigned lo, unsigned hi)
+{
+	double d = rate * (rtt_s + seconds) / PICKER_BLOCK_SIZE;
+
+	if (d < (double)lo)
+		return lo;
+	return d < (double)hi ? (unsigned)d : hi;
+}
+
 int
 picker_complete(const struct picker *p)
 {

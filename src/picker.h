@@ -169,6 +169,13 @@ int picker_in_endgame(const struct picker *p);
 int picker_complete(const struct picker *p);
 /* Pieces we lack that have a deadline: someone is waiting for data. */
 uint32_t picker_deadline_count(const struct picker *p);
+/*
+ * Requests to keep in flight to a peer sending `rate` bytes/s whose round
+ * trip is about rtt_s, so that `seconds` of its rate wait at the peer on
+ * top of what is on the way: rate * (rtt_s + seconds) in blocks, clamped
+ * to [lo, hi].
+ */
+unsigned picker_queue_depth(double rate, double rtt_s, double seconds, unsigned lo, unsigned hi);
 
 /* Queries; out-of-range pieces give 0. */
 int picker_has(const struct picker *p, uint32_t piece);

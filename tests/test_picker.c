@@ -410,6 +410,45 @@ Test(picker, deadline_count_follows_deadlines_and_verified_pieces)
 	picker_free(p);
 }
 
+/*
+ * The queue depth feeds back on itself: a queue of q blocks on a link with
+ * round trip rtt carries at most q blocks per rtt, and that rate sizes the
+ * next queue. Played out second by second (the engine's rate is a running
+ * average, halved each second), the queue must let a long link (300 ms,
+ * longer than the 0.25 s of backlog asked for) fill up to its own rate,
+ * not shrink to the minimum; on a short one it must stay small.
+ */
+static double
+settle_rate(double link, double rtt, double rtt_known)
+{
+	double rate = 0;
+	int s;
+
+	for (s = 0; s < 20; s++) {
+		unsigned q = picker_queue_depth(rate, rtt_known, 0.25, 32, 2048);
+		double carried = (double)q * B / rtt;
+
+		rate = rate * 0.5 + (carried < link ? carried : link) * 0.5;
+	}
+	return rate;
+}
+
+Test(picker, queue_depth_fills_a_long_link)
+{
+	double link = 3e6; /* bytes/s */
+
+	/* Knowing the round trip: the link fills. */
+	cr_assert_gt(settle_rate(link, 0.3, 0.3), 0.95 * link);
+	/* Without it, 32 blocks per 300 ms (about 1.7 MB/s) is all it gets. */
+	cr_assert_lt(settle_rate(link, 0.3, 0.0), 0.6 * link);
+	/* A short link fills either way, with about 0.25 s of its rate queued. */
+	cr_assert_gt(settle_rate(link, 0.01, 0.01), 0.95 * link);
+	cr_assert_eq(picker_queue_depth(link, 0.01, 0.25, 32, 2048), (unsigned)(link * 0.26 / B));
+	/* Clamped both ways. */
+	cr_assert_eq(picker_queue_depth(0, 0.3, 0.25, 32, 2048), 32);
+	cr_assert_eq(picker_queue_depth(1e9, 0.3, 0.25, 32, 2048), 2048);
+}
+
 static int
 skip_piece4(void *ctx, uint32_t piece, uint32_t block)
 {
