@@ -988,8 +988,11 @@ on_piece(struct torrent *t, struct peer *p, const struct wire_msg *m)
 		if (p->reqs[i].piece == m->index && p->reqs[i].block == block) {
 			uint64_t wait = loop_now_ms(t->loop) - p->reqs[i].sent_ms + 1;
 
-			if (p->min_wait_ms == 0 || wait < p->min_wait_ms)
+			if (p->min_wait_ms == 0 || wait < p->min_wait_ms) {
 				p->min_wait_ms = wait;
+				tlog(t, TORRENT_LOG_DEBUG, "%s: round trip at most %llu ms",
+				     p->name, (unsigned long long)(wait - 1));
+			}
 			peer_drop_req(p, i);
 			found = 1;
 			break;

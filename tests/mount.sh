@@ -267,7 +267,7 @@ if start_tr_seed multi.torrent seed-tr "$TR_PORT"; then TR_PID=$SEED_PID TR_OK=1
 check "transmission seeds the multi-file torrent" [ $TR_OK -eq 1 ]
 PEER_TR="--peer 127.0.0.1:$TR_PORT"
 LT1_OK=0
-if start_lt_seed single.torrent seed-lt; then LT1_PID=$SEED_PID LT1_OK=1; fi
+if start_lt_seed single.torrent seed-lt; then LT1_PID=$SEED_PID LT1_PORT=$SEED_PORT LT1_OK=1; fi
 LTP_OK=0
 if start_lt_seed padded.torrent src; then LTP_PID=$SEED_PID LTP_PORT=$SEED_PORT LTP_OK=1; fi
 ot_wait "$HASH" 1 || true
@@ -652,5 +652,37 @@ for sig in TERM HUP; do
 		not_ok "mount with -o rw -o fsname=pieces-test (SIG$sig)"
 	fi
 done
+
+# ---- k: a peer far away ------------------------------------------------------
+# While a reader waits, each peer's request queue is cut to a quarter second
+# of its rate on top of its rate times its round trip (queue_target()); the
+# round trip is taken as its quickest answer to a request. Through a proxy
+# holding data 150 ms each way no answer comes sooner than 300 ms: the
+# estimate the mount logs must be at least that, and the file must read
+# back whole. A tracker-less copy of the torrent keeps the mount from
+# learning the seeder's own address.
+section "k: a peer 300 ms away"
+K=$T_DIR/mnt-k
+"$PIECES" create -q -l 64K -s mount-test -o single-nt.torrent src/single/one.bin
+check "the tracker-less single-file torrent has the same info-hash" \
+	[ "$(info_field single-nt.torrent info_hash)" = "$HASH1" ]
+PROXY_PID=""
+if [ $LT1_OK -eq 1 ]; then
+	$PY "$top_srcdir/tests/py/delay_proxy.py" 0 "127.0.0.1:$LT1_PORT" 150 >proxy-k.out 2>&1 &
+	PROXY_PID=$!
+	t_track $PROXY_PID
+fi
+if [ -n "$PROXY_PID" ] && wait_for 10 $PROXY_PID log_has proxy-k.out '^ready ' &&
+	do_mount "$K" "$T_DIR/single-nt.torrent" -v --on-demand --cache "$T_DIR/cache-k" \
+		--peer "127.0.0.1:$(sed -n 's/^ready port=//p' proxy-k.out)"; then
+	check "the file reads back whole through the 300 ms link" guarded 60 cmp "$K/one.bin" src/single/one.bin
+	RTT=$(sed -n 's/.*: round trip at most \([0-9]*\) ms$/\1/p' "$T_DIR/cache-k/log" | tail -n 1)
+	echo "#   the mount's estimate of the round trip: ${RTT:-none} ms"
+	check "the mount measured the round trip: at least 300 ms" [ "${RTT:-0}" -ge 300 ]
+	unmount_wait "$K" || true
+else
+	not_ok "mount through a proxy 150 ms away each way"
+fi
+[ -n "$PROXY_PID" ] && stop_pid "$PROXY_PID"
 
 t_done
