@@ -15,6 +15,9 @@
 #   BENCH_PLAY_RATE playback rate, bytes/s (default 8000000)
 #   BENCH_SEED_LIMIT upload limit of each seeder during playback, bytes/s
 #                   (default PLAY_RATE; three seeders: 3x the playback rate)
+#   BENCH_FAR_MS    the same playback for pieces once more, each seeder
+#                   reached through tests/py/delay_proxy.py holding data this
+#                   many ms each way (default 150: a 300 ms round trip; 0: skip)
 #   BENCH_CP_LIMIT  upload limit of each seeder for the network-bound cp
 #                   (default 40000000, about 1 Gbit/s in all; 0: skip it)
 #   BENCH_WARMUP    1 (default): one unreported `pieces download` first; 0: none
@@ -44,6 +47,7 @@ TESTS=${BENCH_TESTS:-ttfb cp read play}
 PLAY_S=${BENCH_PLAY_S:-60}
 PLAY_RATE=${BENCH_PLAY_RATE:-8000000}
 SEED_LIMIT=${BENCH_SEED_LIMIT:-$PLAY_RATE}
+FAR_MS=${BENCH_FAR_MS:-150}
 CP_LIMIT=${BENCH_CP_LIMIT:-40000000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 WARM_MB=${BENCH_WARM_MB:-2560}
@@ -385,6 +389,64 @@ test_play() { # TOOL RUN
 	rm -rf "$W/cache-$label"
 }
 
+# 2b. The same playback over a long link (pieces only: btfs takes peers from
+# trackers alone). A proxy per seeder holds data FAR_MS each way; the mount
+# gets a copy of the torrent without its tracker (same info dictionary, so
+# the same info-hash) and the proxies' addresses, so every byte crosses one.
+start_far() {
+	local n port
+	FAR_PEERS=()
+	$PY - "$T" "$W/far.torrent" <<-'EOF'
+		import sys
+		raw = open(sys.argv[1], "rb").read()
+		def end(i):  # index just past the bencoded value starting at i
+		    c = raw[i:i + 1]
+		    if c == b"i":
+		        return raw.index(b"e", i) + 1
+		    if c in (b"l", b"d"):
+		        i += 1
+		        while raw[i:i + 1] != b"e":
+		            i = end(i)
+		        return i + 1
+		    colon = raw.index(b":", i)
+		    return colon + 1 + int(raw[i:colon])
+		out, i = [b"d"], 1
+		while raw[i:i + 1] != b"e":
+		    k = end(i)
+		    v = end(k)
+		    if raw[i:k] not in (b"8:announce", b"13:announce-list"):
+		        out.append(raw[i:v])
+		    i = v
+		out.append(b"e")
+		open(sys.argv[2], "wb").write(b"".join(out))
+	EOF
+	for n in 2 3 4; do
+		port=$((30000 + n))
+		$PY "$HERE/../tests/py/delay_proxy.py" "$port" "127.0.0.$n:6881" "$FAR_MS" \
+			>"$W/proxy$n.log" 2>&1 &
+		track $!
+		wait_for 10 grep -q '^ready' "$W/proxy$n.log" || die "delay proxy $n did not start"
+		FAR_PEERS+=(--peer "127.0.0.1:$port")
+	done
+}
+test_play_far() { # RUN
+	local label=play-far-$1 js cache=$W/cache-play-far-$1
+	MNT=$W/mnt-$label
+	mkdir -p "$MNT" "$cache"
+	PORT=$((PORT + 1))
+	"$PIECES" mount -f -q --cache "$cache" -p "$PORT" --bind 127.0.0.1 "${FAR_PEERS[@]}" \
+		"$W/far.torrent" "$MNT" >>"$W/log-$label" 2>&1 &
+	MPID=$!
+	track "$MPID"
+	MOUNTS="$MOUNTS $MNT"
+	wait_for 30 mounted_with "$MNT" || { record pieces play-far "$1" ""; return; }
+	js=$(reader play "$MNT/single.bin" --rate "$PLAY_RATE" --seconds "$PLAY_S")
+	record pieces play-far "$1" "$js"
+	log "pieces play-far run $1: $(echo "$js" | cut -c1-200)"
+	umount_tool
+	rm -rf "$cache"
+}
+
 has() { [[ " $TESTS " = *" $1 "* ]]; }
 
 exec 3>"$W/results.jsonl"
@@ -433,6 +495,10 @@ if has play; then
 	for run in $(seq "$RUNS"); do
 		for tool in $TOOLS; do test_play "$tool" "$run"; done
 	done
+	if [ "$FAR_MS" != 0 ] && [[ " $TOOLS " = *" pieces "* ]]; then
+		start_far
+		for run in $(seq "$RUNS"); do test_play_far "$run"; done
+	fi
 fi
 exec 3>&-
 
@@ -448,7 +514,7 @@ BTFSV=$(btfs --version 2>&1 | head -n 1 || echo '?')
 $PY "$HERE/stream_report.py" "$W/results.jsonl" \
 	--date "$(date '+%Y-%m-%d %H:%M %Z')" --pieces "$GITV" --btfs "$BTFSV" \
 	--bytes "$BYTES" --runs "$RUNS" --play-rate "$PLAY_RATE" --play-s "$PLAY_S" \
-	--seed-limit "$SEED_LIMIT" --cp-limit "$CP_LIMIT" >"$W/report.md"
+	--seed-limit "$SEED_LIMIT" --cp-limit "$CP_LIMIT" --far-ms "$FAR_MS" >"$W/report.md"
 cp "$W/report.md" "$REPORT"
 cat "$W/report.md"
 log "report written to $REPORT"

@@ -13,7 +13,7 @@ def main():
     ap.add_argument("jsonl")
     for k in ("date", "pieces", "btfs"):
         ap.add_argument("--" + k, default="?")
-    for k in ("bytes", "runs", "play-rate", "play-s", "seed-limit", "cp-limit"):
+    for k in ("bytes", "runs", "play-rate", "play-s", "seed-limit", "cp-limit", "far-ms"):
         ap.add_argument("--" + k, type=float, default=0)
     a = ap.parse_args()
     rows = [json.loads(l) for l in open(a.jsonl) if l.strip()]
@@ -75,6 +75,12 @@ def main():
       % (f(med("pieces", "play", "stalls"), "%g"), f(med("pieces", "play", "max_late_s")),
          f(med("pieces", "play", "startup_s")), f(med("btfs", "play", "stalls"), "%g"),
          f(med("btfs", "play", "max_late_s")), f(med("btfs", "play", "startup_s"))))
+    if good("pieces", "play-far"):
+        w("| for scale: the same playback, each seeder %.0f ms away each way (a proxy):"
+          " stalls after the first second / all / longest lateness (s) | %s / %s / %s | — | | |"
+          % (a.far_ms, f(med("pieces", "play-far", "stalls_after_1s"), "%g"),
+             f(med("pieces", "play-far", "stalls"), "%g"),
+             f(med("pieces", "play-far", "max_late_s"))))
     r = ratio(dl, p_cp)
     w("| `cp -r` from the mount, fresh cache (MB/s) | %s | %s | ≥ 90 %% of `pieces download` (%s MB/s) | %s |"
       % (f(speed(p_cp), "%.1f"), f(speed(b_cp), "%.1f"), f(speed(dl), "%.1f"),
