@@ -114,6 +114,7 @@ struct peer {
 	double down_rate;	       /* bytes/s, smoothed */
 	uint64_t last_piece_ms;	       /* when a block last arrived */
 	uint64_t min_wait_ms;	       /* shortest request-to-block time seen + 1; 0: none yet */
+	unsigned probe_reqs;	       /* queue grown while answers come without backlog */
 
 	/* uploads: requests queued by the peer, served as the socket drains */
 	struct peer_ureq *ureqs;

@@ -811,6 +811,18 @@ picker_queue_depth(double rate, double rtt_s, double seconds, unsigned lo, unsig
 	return d < (double)hi ? (unsigned)d : hi;
 }
 
+unsigned
+picker_queue_probe(unsigned probe, uint64_t backlog_ms, double seconds, unsigned hi)
+{
+	double b = (double)backlog_ms / 1000.0;
+
+	if (b > seconds)
+		return 0;
+	if (b < seconds / 2 && probe < hi)
+		return probe + 1;
+	return probe < hi ? probe : hi;
+}
+
 int
 picker_complete(const struct picker *p)
 {

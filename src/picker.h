@@ -176,6 +176,14 @@ uint32_t picker_deadline_count(const struct picker *p);
  * to [lo, hi].
  */
 unsigned picker_queue_depth(double rate, double rtt_s, double seconds, unsigned lo, unsigned hi);
+/*
+ * A peer's probe queue after one of its blocks came backlog_ms later than
+ * its quickest answer ever did: one more while that is under half of
+ * `seconds` (the link is not full yet: a queue grown by one per answer
+ * doubles every round trip, the way TCP's slow start does), none once it
+ * is over `seconds`, unchanged between. Never above hi.
+ */
+unsigned picker_queue_probe(unsigned probe, uint64_t backlog_ms, double seconds, unsigned hi);
 
 /* Queries; out-of-range pieces give 0. */
 int picker_has(const struct picker *p, uint32_t piece);

@@ -449,6 +449,36 @@ Test(picker, queue_depth_fills_a_long_link)
 	cr_assert_eq(picker_queue_depth(1e9, 0.3, 0.25, 32, 2048), 2048);
 }
 
+/*
+ * A new peer 300 ms away, its rate not known yet: the probe queue, grown
+ * by one per block answered without backlog, must fill the link within a
+ * few round trips, and stop growing once answers wait at the peer.
+ */
+Test(picker, queue_probe_fills_a_new_long_link)
+{
+	double link = 8e6, rtt = 0.3; /* bytes/s, s */
+	unsigned probe = 0, q = 32, round, i;
+
+	for (round = 0; round < 6; round++) {
+		/* q blocks in flight: what the link cannot carry in a round trip waits. */
+		double backlog = (double)q * B / link - rtt;
+		uint64_t ms = backlog > 0 ? (uint64_t)(backlog * 1000) : 0;
+
+		for (i = 0; i < q; i++)
+			probe = picker_queue_probe(probe, ms, 0.25, 2048);
+		q = probe > 32 ? probe : 32;
+	}
+	cr_assert_geq((double)q * B / rtt, link, "queue %u blocks does not fill the link", q);
+	cr_assert_leq((double)q * B / link - rtt, 2 * 0.25, "queue %u blocks: backlog past 0.5 s",
+		      q);
+
+	/* One step at a time: grow, hold, drop; never past hi. */
+	cr_assert_eq(picker_queue_probe(10, 0, 0.25, 2048), 11);
+	cr_assert_eq(picker_queue_probe(10, 200, 0.25, 2048), 10);
+	cr_assert_eq(picker_queue_probe(10, 300, 0.25, 2048), 0);
+	cr_assert_eq(picker_queue_probe(2048, 0, 0.25, 2048), 2048);
+}
+
 static int
 skip_piece4(void *ctx, uint32_t piece, uint32_t block)
 {
