@@ -164,20 +164,22 @@ stop_seeders() {
 PORT=20000
 MPID=""
 MNT=""
-# mount_tool TOOL LABEL [CACHE]: mounts T on $W/mnt-LABEL, sets MNT and MPID.
+# mount_tool TOOL LABEL [CACHE [TORRENT [PIECES-ARGS...]]]: mounts TORRENT
+# (default T) on $W/mnt-LABEL, sets MNT and MPID.
 mount_tool() {
-	local tool=$1 label=$2 cache=${3:-$W/cache-$2}
+	local tool=$1 label=$2 cache=${3:-$W/cache-$2} torrent=${4:-$T}
+	shift $(($# < 4 ? $# : 4))
 	MNT=$W/mnt-$label
 	mkdir -p "$MNT" "$cache"
 	PORT=$((PORT + 1))
 	case $tool in
 	pieces)
-		"$PIECES" mount -f -q --cache "$cache" -p "$PORT" --bind 127.0.0.1 \
-			"$T" "$MNT" >>"$W/log-$label" 2>&1 &
+		"$PIECES" mount -f -q --cache "$cache" -p "$PORT" --bind 127.0.0.1 "$@" \
+			"$torrent" "$MNT" >>"$W/log-$label" 2>&1 &
 		;;
 	btfs)
 		btfs -f --data-directory="$cache" --min-port="$PORT" --max-port="$PORT" \
-			"$T" "$MNT" >>"$W/log-$label" 2>&1 &
+			"$torrent" "$MNT" >>"$W/log-$label" 2>&1 &
 		;;
 	esac
 	MPID=$!
@@ -379,12 +381,14 @@ test_download_cp() { # RUN
 }
 
 # 2. Playback at PLAY_RATE from the start of the file, seeders rate-limited.
-test_play() { # TOOL RUN
-	local label=play-$1-$2 js
-	mount_tool "$1" "$label" || { record "$1" play "$2" ""; return; }
+test_play() { # TOOL RUN [TEST-NAME [TORRENT [MOUNT-ARGS...]]]
+	local tool=$1 run=$2 name=${3:-play} js
+	local label=$name-$1-$2
+	shift $(($# < 3 ? $# : 3))
+	mount_tool "$tool" "$label" "$W/cache-$label" "$@" || { record "$tool" "$name" "$run" ""; return; }
 	js=$(reader play "$MNT/single.bin" --rate "$PLAY_RATE" --seconds "$PLAY_S")
-	record "$1" play "$2" "$js"
-	log "$1 play run $2: $(echo "$js" | cut -c1-200)"
+	record "$tool" "$name" "$run" "$js"
+	log "$tool $name run $run: $(echo "$js" | cut -c1-200)"
 	umount_tool
 	rm -rf "$W/cache-$label"
 }
@@ -396,30 +400,7 @@ test_play() { # TOOL RUN
 start_far() {
 	local n port
 	FAR_PEERS=()
-	$PY - "$T" "$W/far.torrent" <<-'EOF'
-		import sys
-		raw = open(sys.argv[1], "rb").read()
-		def end(i):  # index just past the bencoded value starting at i
-		    c = raw[i:i + 1]
-		    if c == b"i":
-		        return raw.index(b"e", i) + 1
-		    if c in (b"l", b"d"):
-		        i += 1
-		        while raw[i:i + 1] != b"e":
-		            i = end(i)
-		        return i + 1
-		    colon = raw.index(b":", i)
-		    return colon + 1 + int(raw[i:colon])
-		out, i = [b"d"], 1
-		while raw[i:i + 1] != b"e":
-		    k = end(i)
-		    v = end(k)
-		    if raw[i:k] not in (b"8:announce", b"13:announce-list"):
-		        out.append(raw[i:v])
-		    i = v
-		out.append(b"e")
-		open(sys.argv[2], "wb").write(b"".join(out))
-	EOF
+	$PY "$HERE/../tests/py/no_trackers.py" "$T" "$W/far.torrent"
 	for n in 2 3 4; do
 		port=$((30000 + n))
 		$PY "$HERE/../tests/py/delay_proxy.py" "$port" "127.0.0.$n:6881" "$FAR_MS" \
@@ -428,23 +409,6 @@ start_far() {
 		wait_for 10 grep -q '^ready' "$W/proxy$n.log" || die "delay proxy $n did not start"
 		FAR_PEERS+=(--peer "127.0.0.1:$port")
 	done
-}
-test_play_far() { # RUN
-	local label=play-far-$1 js cache=$W/cache-play-far-$1
-	MNT=$W/mnt-$label
-	mkdir -p "$MNT" "$cache"
-	PORT=$((PORT + 1))
-	"$PIECES" mount -f -q --cache "$cache" -p "$PORT" --bind 127.0.0.1 "${FAR_PEERS[@]}" \
-		"$W/far.torrent" "$MNT" >>"$W/log-$label" 2>&1 &
-	MPID=$!
-	track "$MPID"
-	MOUNTS="$MOUNTS $MNT"
-	wait_for 30 mounted_with "$MNT" || { record pieces play-far "$1" ""; return; }
-	js=$(reader play "$MNT/single.bin" --rate "$PLAY_RATE" --seconds "$PLAY_S")
-	record pieces play-far "$1" "$js"
-	log "pieces play-far run $1: $(echo "$js" | cut -c1-200)"
-	umount_tool
-	rm -rf "$cache"
 }
 
 has() { [[ " $TESTS " = *" $1 "* ]]; }
@@ -497,7 +461,9 @@ if has play; then
 	done
 	if [ "$FAR_MS" != 0 ] && [[ " $TOOLS " = *" pieces "* ]]; then
 		start_far
-		for run in $(seq "$RUNS"); do test_play_far "$run"; done
+		for run in $(seq "$RUNS"); do
+			test_play pieces "$run" play-far "$W/far.torrent" "${FAR_PEERS[@]}"
+		done
 	fi
 fi
 exec 3>&-

@@ -606,15 +606,7 @@ fi
 # only the mount's address.
 section "i: the mount seeds what it has"
 I=$T_DIR/mnt-i
-$PY - multi.torrent notracker.torrent <<'PY'
-import sys
-raw = open(sys.argv[1], "rb").read()
-# The metainfo's top level is d8:announce<url>...: drop that one key.
-assert raw.startswith(b"d8:announce")
-n = raw.index(b":", 11)
-end = n + 1 + int(raw[11:n])
-open(sys.argv[2], "wb").write(b"d" + raw[end:])
-PY
+$PY "$top_srcdir/tests/py/no_trackers.py" multi.torrent notracker.torrent
 check "the tracker-less copy has the same info-hash" [ "$(info_field notracker.torrent info_hash)" = "$HASH" ]
 I_PORT=$(free_port)
 if do_mount "$I" "$T_DIR/multi.torrent" --cache "$T_DIR/cache-a" -p "$I_PORT"; then
@@ -663,7 +655,7 @@ done
 # learning the seeder's own address.
 section "k: a peer 300 ms away"
 K=$T_DIR/mnt-k
-"$PIECES" create -q -l 64K -s mount-test -o single-nt.torrent src/single/one.bin
+$PY "$top_srcdir/tests/py/no_trackers.py" single.torrent single-nt.torrent
 check "the tracker-less single-file torrent has the same info-hash" \
 	[ "$(info_field single-nt.torrent info_hash)" = "$HASH1" ]
 PROXY_PID=""

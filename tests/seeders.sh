@@ -103,7 +103,7 @@ start_opentracker() {
 # are up, refusing every torrent until then. The probe announces
 # event=stopped for a peer that never started, which leaves no trace.
 _ot_ready() {
-	$PY - "$1" "$2" <<'PY'
+	$PY - "$1" "$2" 2>/dev/null <<'PY'
 import socket, struct, sys, urllib.parse, urllib.request
 port, hexhash = int(sys.argv[1]), sys.argv[2]
 q = urllib.parse.quote(bytes.fromhex(hexhash), safe="")
