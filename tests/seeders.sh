@@ -100,18 +100,21 @@ start_opentracker() {
 # _ot_ready PORT HEX: opentracker takes an HTTP announce for HEX and answers
 # a UDP connect request. Accepting connections is not enough: it binds UDP
 # just after TCP, and reads its whitelist in a thread of its own once both
-# are up, refusing every torrent until then. The probe announces
-# event=stopped for a peer that never started, which leaves no trace.
+# are up, refusing every torrent until then. An announce with event=stopped
+# is answered without looking at the whitelist, so the probe joins the
+# swarm (a peer on port 1 that wants no peers) and, once taken, leaves it
+# again with "stopped", before any test peer announces.
 _ot_ready() {
 	$PY - "$1" "$2" 2>/dev/null <<'PY'
 import socket, struct, sys, urllib.parse, urllib.request
 port, hexhash = int(sys.argv[1]), sys.argv[2]
 q = urllib.parse.quote(bytes.fromhex(hexhash), safe="")
 url = ("http://127.0.0.1:%d/announce?info_hash=%s&peer_id=-PROBE-0000000000000"
-       "&port=1&uploaded=0&downloaded=0&left=0&compact=1&event=stopped" % (port, q))
-body = urllib.request.urlopen(url, timeout=2).read()
-if b"interval" not in body or b"failure" in body:
-    sys.exit(1)
+       "&port=1&uploaded=0&downloaded=0&left=1&numwant=0&compact=1" % (port, q))
+for event in ("", "&event=stopped"):
+    body = urllib.request.urlopen(url + event, timeout=2).read()
+    if b"interval" not in body or b"failure" in body:
+        sys.exit(1)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(0.5)
 u.sendto(struct.pack(">QII", 0x41727101980, 0, 7), ("127.0.0.1", port))

@@ -261,14 +261,12 @@ write_file(const char *dir, const char *name, const char *text)
 }
 
 /*
- * Whether opentracker takes an announce for HASH: "interval" in the reply,
- * not a failure. Its whitelist is read by a thread of its own after the
- * sockets are up, so a tracker that accepts connections may still refuse
- * HASH for a moment. event=stopped from a peer that never started leaves
- * no trace in the swarm.
+ * Sends one HTTP announce for HASH from a probe peer (port 1) with EVENT
+ * ("" for none); whether opentracker took it: "interval" in the reply, not
+ * a failure.
  */
 static int
-ot_http_ready(uint16_t port)
+ot_announce(uint16_t port, const char *event)
 {
 	struct sockaddr_in sa;
 	char req[512], reply[1024];
@@ -290,7 +288,8 @@ ot_http_ready(uint16_t port)
 		off += snprintf(req + off, sizeof req - (size_t)off, "%%%02x", HASH[i]);
 	snprintf(req + off, sizeof req - (size_t)off,
 		 "&peer_id=-PROBE-0000000000000&port=1&uploaded=0&downloaded=0"
-		 "&left=0&compact=1&event=stopped HTTP/1.0\r\n\r\n");
+		 "&left=1&numwant=0&compact=1%s%s HTTP/1.0\r\n\r\n",
+		 *event ? "&event=" : "", event);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
 		close(fd);
 		return 0;
@@ -300,6 +299,22 @@ ot_http_ready(uint16_t port)
 	close(fd);
 	reply[len] = '\0';
 	return strstr(reply, "interval") != NULL && strstr(reply, "failure") == NULL;
+}
+
+/*
+ * Whether opentracker takes an announce for HASH. Its whitelist is read by
+ * a thread of its own after the sockets are up, so a tracker that accepts
+ * connections may still refuse HASH for a moment. An announce with
+ * event=stopped is answered without looking at the whitelist, so the probe
+ * joins the swarm (as a peer on port 1 that wants no peers) and, once
+ * taken, leaves it again with "stopped".
+ */
+static int
+ot_http_ready(uint16_t port)
+{
+	if (!ot_announce(port, ""))
+		return 0;
+	return ot_announce(port, "stopped");
 }
 
 /*
