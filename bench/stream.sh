@@ -10,7 +10,8 @@
 #   BENCH_SIZE_MB   file size in MiB (default 1024)
 #   BENCH_RUNS      runs of each measurement (default 1; the report shows medians)
 #   BENCH_TOOLS     default "pieces btfs"
-#   BENCH_TESTS     default "ttfb cp read play"
+#   BENCH_TESTS     default "ttfb cp read floor play" (floor: the passfs
+#                   rows, run with cp or read)
 #   BENCH_PLAY_S    seconds of playback (default 60)
 #   BENCH_PLAY_RATE playback rate, bytes/s (default 8000000)
 #   BENCH_SEED_LIMIT upload limit of each seeder during playback, bytes/s
@@ -43,7 +44,7 @@ GITV=$(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo '?')
 SIZE_MB=${BENCH_SIZE_MB:-1024}
 RUNS=${BENCH_RUNS:-1}
 TOOLS=${BENCH_TOOLS:-pieces btfs}
-TESTS=${BENCH_TESTS:-ttfb cp read play}
+TESTS=${BENCH_TESTS:-ttfb cp read floor play}
 PLAY_S=${BENCH_PLAY_S:-60}
 PLAY_RATE=${BENCH_PLAY_RATE:-8000000}
 SEED_LIMIT=${BENCH_SEED_LIMIT:-$PLAY_RATE}
@@ -332,19 +333,22 @@ test_download() { # RUN [TEST-NAME]: pieces download of the same torrent
 
 # cp's own cost, for scale: the same cp -r of the seeders' copy of the file
 # (in the page cache) into the same destination folder. cp from a mount can
-# be no faster than this.
-test_cp_local() { # RUN
-	local t0 t1 c0 c1 dst=$W/copy
+# be no faster than this. With NAME and FROM, the copy is made from FROM
+# instead: the passfs mount (below) of the same file.
+test_cp_local() { # RUN [NAME FROM]
+	local name=${2:-cp-local} from=${3:-$SRC} t0 t1 c0 c1 ok=ok dst=$W/copy
 	rm -rf "$dst"
 	mkdir -p "$dst"
 	cat "$SRC/single.bin" >/dev/null
 	settle
 	c0=$(cpu_busy)
 	t0=$(now)
-	cp -r "$SRC/." "$dst/"
+	cp -r "$from/." "$dst/" || ok=FAILED
 	t1=$(now)
 	c1=$(cpu_busy)
-	record pieces cp-local "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "cpu_s=$(echo "$c1 - $c0" | bc)" "bytes=$BYTES"
+	cmp -s "$SRC/single.bin" "$dst/single.bin" || ok=FAILED
+	record pieces "$name" "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "cpu_s=$(echo "$c1 - $c0" | bc)" \
+		"status=$ok" "bytes=$BYTES"
 	rm -rf "$dst"
 	sync
 }
@@ -355,9 +359,11 @@ test_cp_local() { # RUN
 # cp, 128 KiB per request): if this one keeps up with the download alone,
 # the machine has room for cp's own work, and what a cp from the mount
 # loses beyond it is the mount's. Every step records the CPU-seconds the
-# whole machine used, to tell a busy machine from a waiting one.
-test_download_cp() { # RUN
-	local label=download-cp-$1 dir=$W/dl dst=$W/copy t0 t1 c0 c1 ok=ok cpid
+# whole machine used, to tell a busy machine from a waiting one. With NAME
+# and FROM, the cp reads FROM instead (the passfs mount).
+test_download_cp() { # RUN [NAME FROM]
+	local name=${2:-download-cp} from=${3:-$SRC}
+	local label=$name-$1 dir=$W/dl dst=$W/copy t0 t1 c0 c1 ok=ok cpid
 	rm -rf "$dir" "$dst"
 	mkdir -p "$dir" "$dst"
 	cat "$SRC/single.bin" >/dev/null
@@ -365,7 +371,7 @@ test_download_cp() { # RUN
 	PORT=$((PORT + 1))
 	c0=$(cpu_busy)
 	t0=$(now)
-	cp -r "$SRC/." "$dst/" &
+	cp -r "$from/." "$dst/" &
 	cpid=$!
 	track "$cpid"
 	timeout -k 5 "$TIMEOUT" "$PIECES" download "$T" -o "$dir" -p "$PORT" \
@@ -374,10 +380,30 @@ test_download_cp() { # RUN
 	t1=$(now)
 	c1=$(cpu_busy)
 	cmp -s "$SRC/single.bin" "$dir/single.bin" || ok=FAILED
-	record pieces download-cp "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "cpu_s=$(echo "$c1 - $c0" | bc)" "status=$ok" "bytes=$BYTES"
-	log "pieces download-cp run $1: $ok $(echo "$t1 - $t0" | bc) s"
+	cmp -s "$SRC/single.bin" "$dst/single.bin" || ok=FAILED
+	record pieces "$name" "$1" '{}' "s=$(echo "$t1 - $t0" | bc)" "cpu_s=$(echo "$c1 - $c0" | bc)" "status=$ok" "bytes=$BYTES"
+	log "pieces $name run $1: $ok $(echo "$t1 - $t0" | bc) s"
 	rm -rf "$dir" "$dst"
 	sync
+}
+
+# The FUSE floor, for scale: bench/passfs.c serves the seeders' copy of the
+# file through FUSE the way pieces serves a file it is still downloading
+# (direct I/O, st_blocks below the size, so cp reads 128 KiB at a time) and
+# does nothing else. A cp through it costs what any FUSE filesystem's must
+# under those rules; beside a download it shows how near to the download
+# alone a cp from a mount can come on this machine.
+PASSFS_MNT=""
+start_passfs() {
+	local bin=$W/passfs
+	cc -O2 $(pkg-config --cflags fuse3) "$HERE/passfs.c" -o "$bin" \
+		$(pkg-config --libs fuse3) || die "cannot build bench/passfs.c"
+	PASSFS_MNT=$W/mnt-passfs
+	mkdir -p "$PASSFS_MNT"
+	"$bin" "$SRC/single.bin" "$PASSFS_MNT" >"$W/log-passfs" 2>&1 &
+	track $!
+	MOUNTS="$MOUNTS $PASSFS_MNT"
+	wait_for 10 mounted_with "$PASSFS_MNT" || die "passfs did not mount: $(cat "$W/log-passfs")"
 }
 
 # 2. Playback at PLAY_RATE from the start of the file, seeders rate-limited.
@@ -429,6 +455,11 @@ for run in $(seq "$RUNS"); do
 			test_download "$run"
 			test_cp_local "$run"
 			test_download_cp "$run"
+			if has floor; then
+				[ -n "$PASSFS_MNT" ] || start_passfs
+				test_cp_local "$run" cp-passfs "$PASSFS_MNT"
+				test_download_cp "$run" download-passfs "$PASSFS_MNT"
+			fi
 		fi
 		for tool in $TOOLS; do test_cp "$tool" "$run"; done
 		# For scale: a file whose st_blocks is below its size (ours while

@@ -95,6 +95,16 @@ def main():
     w("| for scale: `pieces download` with a local `cp -r` of a same-size file beside it, no FUSE,"
       " until both end (MB/s; %% of download alone) | %s (%s %%) | | | |"
       % (f(speed(dcp), "%.1f"), f(None if ratio(dl, dcp) is None else 100 * ratio(dl, dcp), "%.0f")))
+    cpp, dpf = med("pieces", "cp-passfs", "s"), med("pieces", "download-passfs", "s")
+    if cpp is not None or dpf is not None:
+        w("| for scale, the FUSE floor: `cp -r` of the same local file through bench/passfs.c, a FUSE"
+          " filesystem that does nothing else, served as pieces serves an incomplete file (direct I/O,"
+          " looks sparse) (MB/s; CPU-s of the machine) | %s (%s) | | | |"
+          % (f(speed(cpp), "%.1f"), f(med("pieces", "cp-passfs", "cpu_s"), "%.2f")))
+        w("| for scale, the FUSE floor: `pieces download` with that `cp -r` through passfs beside it,"
+          " until both end (MB/s; %% of download alone; CPU-s of the machine) | %s (%s %%; %s) | | | |"
+          % (f(speed(dpf), "%.1f"), f(None if ratio(dl, dpf) is None else 100 * ratio(dl, dpf), "%.0f"),
+             f(med("pieces", "download-passfs", "cpu_s"), "%.2f")))
     w("| CPU-seconds the whole machine used (%d cores): `pieces download` / download beside a local"
       " `cp` / `cp -r` from the mount | %s / %s / %s | — / — / %s | | |"
       % (os.cpu_count(), f(med("pieces", "download", "cpu_s"), "%.2f"),
@@ -119,10 +129,11 @@ def main():
                               sorted({(r["tool"], r["test"]) for r in rows})) + ".")
     w("")
     w("Ratios (pieces ÷ btfs): TTFB %s, sequential %s, cp %s; cp from mount ÷ download speed %s"
-      " (capped seeders: %s; download beside a local cp: %s); mount ÷ disk read %s cold, %s warm." % (
+      " (capped seeders: %s; download beside a local cp: %s; beside a cp through passfs: %s);"
+      " mount ÷ disk read %s cold, %s warm." % (
           f(ratio(p_ttfb, b_ttfb)), f(ratio(p_seq, b_seq), "%.1f"),
           f(ratio(speed(p_cp), speed(b_cp)), "%.1f"), f(ratio(dl, p_cp), "%.2f"),
-          f(ratio(dlc, p_cpc), "%.2f"), f(ratio(dl, dcp), "%.2f"),
+          f(ratio(dlc, p_cpc), "%.2f"), f(ratio(dl, dcp), "%.2f"), f(ratio(dl, dpf), "%.2f"),
           f(ratio(rd_mnt_c, rd_disk_c), "%.2f"),
           f(ratio(rd_mnt, rd_disk), "%.2f")))
     w("")
