@@ -123,7 +123,7 @@ pass_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	}
 	if (size > sizeof(buf))
 		size = sizeof(buf);
-	for (off_t i = off; i < 3; i++) {
+	for (off_t i = off < 0 ? 0 : off; i < 3; i++) {
 		size_t n;
 
 		pass_stat(p, inos[i], &st);
